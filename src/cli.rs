@@ -1,0 +1,530 @@
+//! The command line: every flag ktail accepts lives here, and nowhere else.
+//!
+//! This module only parses and validates (no I/O, no AWS). Commands turn these structs into their
+//! own configuration before doing any work, so no clap type travels further than `commands/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  ktail tail log-stream                          follow every shard from now on
+  ktail tail log-stream --since 10m -g ERROR     the last ten minutes, errors only
+  ktail grep log-stream '\"status\":500'           filter server-side with a Lambda, tail the matches
+  ktail attach log-stream '\"status\":500'         leave the grep Lambda running; prints the output stream
+  ktail detach log-stream --all --purge          remove every grep ktail attached to log-stream
+  ktail status                                   what ktail has running in this region
+  ktail ls                                       streams in this region
+  ktail put log-stream < lines.txt               send lines as records
+  ktail completions bash > ~/.local/share/bash-completion/completions/ktail";
+
+/// `tail -f | grep` for Amazon Kinesis Data Streams.
+///
+/// ktail follows every shard of a stream and de-aggregates KPL records. `ktail grep` filters a busy
+/// stream on the server side with a small Lambda function, so only the matches cross the network.
+#[derive(Debug, Parser)]
+#[command(name = "ktail", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow every shard of a stream, like `tail -f`.
+    #[command(
+        after_help = "Example:\n  ktail tail log-stream --since 5m -g '\"status\":5[0-9][0-9]' --prefix"
+    )]
+    Tail(TailArgs),
+    /// Filter a stream on the server side and tail the matches; cleans up on exit.
+    #[command(after_help = "Example:\n  ktail grep log-stream '\"status\":500'")]
+    Grep(GrepArgs),
+    /// Deploy the grep Lambda and wire it to a stream; prints the filtered stream's name.
+    #[command(after_help = "Example:\n  ktail tail $(ktail attach log-stream '\"status\":500')")]
+    Attach(AttachArgs),
+    /// Remove what `ktail attach` wired to a stream.
+    #[command(after_help = "Example:\n  ktail detach log-stream '\"status\":500' --purge")]
+    Detach(DetachArgs),
+    /// List every grep ktail has attached in this region.
+    #[command(after_help = "Example:\n  ktail status -o json")]
+    Status(ListArgs),
+    /// List the streams in this region.
+    #[command(after_help = "Example:\n  ktail ls")]
+    Ls(ListArgs),
+    /// Send lines from stdin (or a file) to a stream as records.
+    #[command(after_help = "Example:\n  seq 100 | ktail put test-stream --aggregate")]
+    Put(PutArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  ktail completions zsh > ~/.zfunc/_ktail")]
+    Completions(CompletionsArgs),
+    /// Print the AWS CLI alias line that makes `aws ktail …` work.
+    #[command(after_help = "Example:\n  ktail alias >> ~/.aws/cli/alias")]
+    Alias,
+}
+
+/// Options that every subcommand takes. They behave like the AWS CLI's.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// AWS profile to use (default: $AWS_PROFILE, then "default").
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint, e.g. a local emulator.
+    ///
+    /// Without it, $AWS_ENDPOINT_URL and the per-service $AWS_ENDPOINT_URL_KINESIS,
+    /// $AWS_ENDPOINT_URL_LAMBDA and $AWS_ENDPOINT_URL_IAM are honoured, as by the AWS CLI.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Log AWS SDK activity to stderr (credentials are never logged).
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and $NO_COLOR is unset.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Where reading starts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StartArgs {
+    /// Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time.
+    #[arg(long, visible_alias = "start", value_name = "DURATION|TIME", value_parser = parse_time, conflicts_with = "oldest")]
+    pub since: Option<DateTime<Utc>>,
+
+    /// Start at the oldest record the stream still holds (TRIM_HORIZON).
+    #[arg(long)]
+    pub oldest: bool,
+}
+
+/// Where reading stops.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StopArgs {
+    /// Stop at records that arrived after this time (a duration from now, RFC 3339, or local).
+    #[arg(long, visible_alias = "end", value_name = "DURATION|TIME", value_parser = parse_until)]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Exit after this many records have been printed.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub max_records: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Each record's data followed by a newline unless it already ends with one.
+    #[default]
+    Line,
+    /// Each record's bytes exactly as stored.
+    Raw,
+    /// One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data.
+    Json,
+}
+
+/// How records are printed.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Line, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Prefix each line with the record's approximate arrival time.
+    #[arg(long)]
+    pub timestamps: bool,
+
+    /// Prefix each line with its shard id (coloured per shard on a terminal).
+    #[arg(long)]
+    pub prefix: bool,
+
+    /// Accepted for kinesis-tailf users; line mode already ends records with a newline.
+    #[arg(long, hide = true)]
+    pub lf: bool,
+}
+
+/// Client-side filtering.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Print only records matching this regex (repeatable: any may match).
+    #[arg(short = 'g', long = "grep", value_name = "REGEX")]
+    pub patterns: Vec<String>,
+
+    /// Print only records that match none of the patterns.
+    #[arg(short = 'v', long)]
+    pub invert_match: bool,
+
+    /// Match regardless of case.
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TailArgs {
+    /// Stream name or ARN (omit on a terminal to pick one).
+    pub stream: Option<String>,
+
+    #[command(flatten)]
+    pub start: StartArgs,
+
+    #[command(flatten)]
+    pub stop: StopArgs,
+
+    /// Exit once every shard is caught up instead of following.
+    #[arg(short = 'e', long)]
+    pub no_follow: bool,
+
+    /// Read only this shard (repeatable).
+    #[arg(long = "shard", value_name = "SHARD_ID")]
+    pub shards: Vec<String>,
+
+    /// Read only the shard that holds this partition key (and its children after a reshard).
+    #[arg(long, value_name = "KEY", conflicts_with = "shards")]
+    pub shard_key: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    /// Show KPL-aggregated records as stored instead of de-aggregating them.
+    #[arg(long)]
+    pub no_deaggregate: bool,
+
+    /// How often a caught-up shard is polled (at least 200ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_poll_interval)]
+    pub poll_interval: Duration,
+
+    /// Read with enhanced fan-out (a registered consumer, pushed records, ~70 ms lag).
+    #[arg(long)]
+    pub efo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Arch {
+    /// Graviton: about 20% cheaper per GB-second.
+    #[default]
+    Arm64,
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
+/// What the grep Lambda matches.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PatternArgs {
+    /// Forward records that do NOT match.
+    #[arg(short = 'v', long)]
+    pub invert_match: bool,
+
+    /// Match regardless of case.
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+}
+
+/// How the grep Lambda is deployed.
+#[derive(Debug, Args, Clone)]
+pub struct DeployArgs {
+    /// Use this IAM role for the function instead of one ktail creates.
+    #[arg(long, value_name = "ARN")]
+    pub role: Option<String>,
+
+    /// CPU architecture of the function.
+    #[arg(long, value_enum, default_value_t = Arch::Arm64)]
+    pub arch: Arch,
+
+    /// Function memory in MB.
+    #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    pub memory: u32,
+
+    /// Concurrent batches per shard (the mapping's ParallelizationFactor).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub parallel: u32,
+
+    /// Name of the filtered output stream (default: derived from the stream and pattern).
+    #[arg(long, value_name = "NAME")]
+    pub output_stream: Option<String>,
+
+    /// Shards of a newly created output stream.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        conflicts_with = "on_demand"
+    )]
+    pub output_shards: u32,
+
+    /// Create the output stream in on-demand mode.
+    #[arg(long)]
+    pub on_demand: bool,
+
+    /// The function stops forwarding and disables its own mapping this long after the last renewal.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+}
+
+impl Default for DeployArgs {
+    fn default() -> Self {
+        DeployArgs {
+            role: None,
+            arch: Arch::Arm64,
+            memory: 128,
+            parallel: 1,
+            output_stream: None,
+            output_shards: 1,
+            on_demand: false,
+            ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GrepArgs {
+    /// Source stream name or ARN (omit on a terminal to pick one).
+    pub stream: Option<String>,
+
+    /// Regex the records must match (prompted for on a terminal when omitted).
+    pub pattern: Option<String>,
+
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
+    #[command(flatten)]
+    pub start: StartArgs,
+
+    #[command(flatten)]
+    pub stop: StopArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Keep the output stream (and function) on exit for a quick re-run; the mapping is always removed.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// No Lambda: tail the source stream and filter on this machine.
+    #[arg(long)]
+    pub local: bool,
+
+    /// Read the output stream with enhanced fan-out.
+    #[arg(long)]
+    pub efo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// Aligned columns for people.
+    #[default]
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AttachArgs {
+    /// Source stream name or ARN (omit on a terminal to pick one).
+    pub stream: Option<String>,
+
+    /// Regex the records must match (prompted for on a terminal when omitted).
+    pub pattern: Option<String>,
+
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
+    #[command(flatten)]
+    pub start: StartArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+
+    /// Report format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DetachArgs {
+    /// Source stream name or ARN.
+    pub stream: String,
+
+    /// The pattern given to `attach` (omit with --all).
+    #[arg(required_unless_present = "all")]
+    pub pattern: Option<String>,
+
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
+    /// Remove every grep ktail attached to the stream.
+    #[arg(long, conflicts_with = "pattern")]
+    pub all: bool,
+
+    /// Also delete the function, output stream and role that ktail created.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListArgs {
+    /// Report format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PutArgs {
+    /// Stream name or ARN.
+    pub stream: String,
+
+    /// Read lines from this file instead of stdin.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// Pack lines into KPL-aggregated records.
+    #[arg(long)]
+    pub aggregate: bool,
+
+    /// Partition key for every record (default: a random key per record).
+    #[arg(long, value_name = "KEY")]
+    pub partition_key: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Parses a duration such as `30s`, `5m`, `1h30m` or `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 5m, 1h30m or 250ms"))
+}
+
+fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(200) {
+        return Err(format!(
+            "{s} is below the minimum of 200ms, which keeps a shard's 5 reads/s for its consumers"
+        ));
+    }
+    Ok(d)
+}
+
+/// A point in the past: a duration ago, RFC 3339, or a local date-time.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_point(s, Utc::now(), -1)
+}
+
+/// A point to stop at: a duration from now, RFC 3339, or a local date-time.
+pub fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_point(s, Utc::now(), 1)
+}
+
+fn parse_point(s: &str, now: DateTime<Utc>, sign: i32) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(d) = humantime::parse_duration(s) {
+        let d = chrono::Duration::from_std(d).map_err(|_| format!("{s} is too long"))?;
+        return Ok(if sign < 0 { now - d } else { now + d });
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    const LOCAL_FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ];
+    let naive = LOCAL_FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+    match naive.map(|n| Local.from_local_datetime(&n).earliest()) {
+        Some(Some(t)) => Ok(t.with_timezone(&Utc)),
+        _ => Err(format!(
+            "{s:?} is not a time; use a duration (30s, 5m, 1h30m), RFC 3339 \
+             (2024-05-01T12:00:00Z) or a local date-time (2024-05-01 12:00)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_times() {
+        let now = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        assert_eq!(
+            parse_point("1h30m", now, -1).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 1, 10, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_point("30s", now, 1).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 30).unwrap()
+        );
+        assert_eq!(
+            parse_point("2024-05-01T11:00:00.250+01:00", now, -1).unwrap(),
+            Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap()
+                + chrono::Duration::milliseconds(250)
+        );
+        assert!(parse_point("2024-05-01 11:00", now, -1).is_ok());
+        assert!(parse_point("yesterday-ish", now, -1).is_err());
+    }
+
+    #[test]
+    fn poll_interval_has_a_floor() {
+        assert!(parse_poll_interval("100ms").is_err());
+        assert_eq!(
+            parse_poll_interval("200ms").unwrap(),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn kinesis_tailf_aliases() {
+        let cli =
+            Cli::try_parse_from(["ktail", "tail", "s", "--start", "5m", "--end", "1m", "--lf"])
+                .unwrap();
+        let Command::Tail(t) = cli.command else {
+            panic!("not tail")
+        };
+        assert!(t.start.since.is_some() && t.stop.until.is_some() && t.output.lf);
+    }
+}

@@ -1,0 +1,94 @@
+//! Exit codes and the error kinds that choose them.
+//!
+//! Errors travel as `anyhow::Error`; the few kinds that need a code other than 1 are marker
+//! types found by downcasting the chain, so any layer can attach context without losing them.
+
+use std::fmt;
+use std::io;
+
+/// What the process returns. Documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything asked for was done (a closed stdout counts as done).
+    Success = 0,
+    /// A runtime or AWS error.
+    Failure = 1,
+    /// Bad usage or bad input: nothing was sent to AWS.
+    Usage = 2,
+    /// Interrupted by Ctrl-C or a signal before finishing.
+    Interrupted = 130,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// A usage or input error (exit 2). The message says what to type instead.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The user interrupted the run (exit 130).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Shorthand for a usage error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// The exit code an error maps to; `None` means it is a closed stdout, which is success.
+pub fn code_for(err: &anyhow::Error) -> Option<ExitCode> {
+    if is_broken_pipe(err) {
+        return None;
+    }
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        Some(ExitCode::Usage)
+    } else if err.chain().any(|e| e.is::<Interrupted>()) {
+        Some(ExitCode::Interrupted)
+    } else {
+        Some(ExitCode::Failure)
+    }
+}
+
+/// Whether the error (anywhere in its chain) is a write to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_chain() {
+        assert_eq!(code_for(&usage("bad")), Some(ExitCode::Usage));
+        assert_eq!(
+            code_for(&anyhow::Error::new(Interrupted).context("while tailing")),
+            Some(ExitCode::Interrupted)
+        );
+        assert_eq!(code_for(&anyhow::anyhow!("boom")), Some(ExitCode::Failure));
+        let pipe = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("write");
+        assert_eq!(code_for(&pipe), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! KPL aggregation format; the codec lands with the foundation issue.

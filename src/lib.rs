@@ -1,0 +1,19 @@
+//! ktail: `tail -f | grep` for Amazon Kinesis Data Streams.
+//!
+//! The library is split so that the grep Lambda (`lambda-artifact/`) can build the codec and the
+//! matcher alone: `kpl` and `filter` have no CLI or AWS dependencies; everything else sits behind
+//! the default `cli` feature.
+
+pub mod filter;
+pub mod kpl;
+
+#[cfg(feature = "cli")]
+pub mod aws;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "cli")]
+pub mod commands;
+#[cfg(feature = "cli")]
+pub mod exit;
+#[cfg(feature = "cli")]
+pub mod logging;
