@@ -16,4 +16,14 @@ pub mod commands;
 #[cfg(feature = "cli")]
 pub mod exit;
 #[cfg(feature = "cli")]
+pub mod kinesis;
+#[cfg(feature = "cli")]
+pub mod lambda;
+#[cfg(feature = "cli")]
 pub mod logging;
+#[cfg(feature = "cli")]
+pub mod output;
+#[cfg(feature = "cli")]
+pub mod picker;
+#[cfg(feature = "cli")]
+pub mod progress;

@@ -1,0 +1,1 @@
+//! The embedded grep function, its deployment, event source mappings and IAM role (lands with `ktail attach`).

@@ -1,0 +1,1 @@
+//! The interactive stream picker (lands with the terminal-experience issue).

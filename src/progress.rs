@@ -1,0 +1,1 @@
+//! Terminal progress: spinners on a terminal, plain lines otherwise, nothing with --quiet.

@@ -1,0 +1,12 @@
+//! Integration tests: the real `ktail` binary against real emulators on 127.0.0.1.
+//! One test binary, one module per area; `support` starts and stops the emulators.
+
+mod support;
+
+mod attach;
+mod cli;
+mod grep;
+mod kpl;
+mod put;
+mod tail;
+mod ux;
