@@ -280,9 +280,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub on_demand: bool,
 
-    /// The function stops forwarding and disables its own mapping this long after the last renewal.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
-    pub ttl: Duration,
+    /// Dead-client guard: the function stops forwarding and disables its own mapping this long
+    /// after the last renewal. `grep` defaults to 1h and renews it while the session lives;
+    /// `attach` sets no expiry unless given one.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
 }
 
 impl Default for DeployArgs {
@@ -295,7 +297,7 @@ impl Default for DeployArgs {
             output_stream: None,
             output_shards: 1,
             on_demand: false,
-            ttl: Duration::from_secs(3600),
+            ttl: None,
         }
     }
 }
