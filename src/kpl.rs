@@ -1,1 +1,0 @@
-//! KPL aggregation format; the codec lands with the foundation issue.
