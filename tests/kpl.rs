@@ -310,3 +310,143 @@ fn ktail_and_python_write_the_same_bytes() {
     );
     assert_eq!(ours[0].partition_key, theirs[0]["pk"].as_str().unwrap());
 }
+
+mod properties {
+    use md5::{Digest, Md5};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn user_record() -> impl Strategy<Value = Plain> {
+        (
+            vec(any::<u8>(), 0..600),
+            "\\PC{1,24}",
+            proptest::option::of("[0-9]{1,39}"),
+        )
+            .prop_map(|(data, partition_key, explicit_hash_key)| Plain {
+                data,
+                partition_key,
+                explicit_hash_key,
+            })
+    }
+
+    fn read_back(aggregated: &[AggregatedRecord]) -> Vec<Plain> {
+        aggregated
+            .iter()
+            .flat_map(|a| {
+                kpl::deaggregate(
+                    Bytes::from(a.data.clone()),
+                    &a.partition_key,
+                    a.explicit_hash_key.as_deref(),
+                )
+            })
+            .map(|r| plain(&r))
+            .collect()
+    }
+
+    /// Frames `body` as an aggregate with a correct digest, so the parser is what gets exercised.
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut data = kpl::MAGIC.to_vec();
+        data.extend_from_slice(body);
+        data.extend_from_slice(&Md5::digest(body));
+        data
+    }
+
+    /// Nothing lost: either the input back as one plain record, or user records cut from it.
+    fn check_no_loss(data: Vec<u8>) {
+        let input = Bytes::from(data);
+        let range = input.as_ptr_range();
+        let out = kpl::deaggregate(input.clone(), "outer", Some("1"));
+        let passed_through = out.len() == 1 && out[0].sub_sequence.is_none();
+        if passed_through {
+            assert_eq!(out[0].data, input);
+            assert_eq!(out[0].partition_key, "outer");
+            assert_eq!(out[0].explicit_hash_key.as_deref(), Some("1"));
+        } else {
+            for (i, r) in out.iter().enumerate() {
+                assert_eq!(r.sub_sequence, Some(i as u64));
+                assert!(r.data.is_empty() || range.contains(&r.data.as_ptr()));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_under_any_budget(
+            input in vec(user_record(), 0..120),
+            budget in prop_oneof![Just(None), (64usize..40_000).prop_map(Some)],
+        ) {
+            let mut agg = budget.map_or_else(Aggregator::new, Aggregator::with_max_bytes);
+            let aggregated = aggregate_all(&mut agg, &input);
+            prop_assert!(agg.is_empty());
+            prop_assert_eq!(aggregated.iter().map(|a| a.user_records).sum::<usize>(), input.len());
+            for a in &aggregated {
+                let size = match budget {
+                    Some(_) => a.data.len(),
+                    None => a.data.len() + a.partition_key.len(),
+                };
+                // Only a lone record may exceed the budget, and it goes out plain.
+                prop_assert!(size <= budget.unwrap_or(kpl::MAX_RECORD_BYTES) || a.user_records == 1);
+                prop_assert_eq!(a.user_records > 1, kpl::looks_aggregated(&a.data));
+            }
+            prop_assert_eq!(read_back(&aggregated), input);
+        }
+
+        #[test]
+        fn many_records_fill_aggregates_to_the_budget(
+            count in 500usize..2_000,
+            len in 0usize..64,
+            budget in 256usize..4_096,
+        ) {
+            let input: Vec<_> = (0..count)
+                .map(|i| Plain {
+                    data: vec![i as u8; len],
+                    partition_key: format!("key-{}", i % 5),
+                    explicit_hash_key: None,
+                })
+                .collect();
+            let aggregated = aggregate_all(&mut Aggregator::with_max_bytes(budget), &input);
+            // Every aggregate but the last was closed because the next record did not fit.
+            for a in &aggregated[..aggregated.len() - 1] {
+                prop_assert!(a.data.len() <= budget);
+                prop_assert!(a.data.len() + len + 16 > budget);
+            }
+            prop_assert_eq!(read_back(&aggregated), input);
+        }
+
+        #[test]
+        fn arbitrary_bytes_pass_through(data in vec(any::<u8>(), 0..2_000)) {
+            check_no_loss(data);
+        }
+
+        #[test]
+        fn bytes_after_the_magic_pass_through(tail in vec(any::<u8>(), 0..2_000)) {
+            let mut data = kpl::MAGIC.to_vec();
+            data.extend(tail);
+            check_no_loss(data);
+        }
+
+        #[test]
+        fn any_body_with_a_good_digest_never_panics(body in vec(any::<u8>(), 0..2_000)) {
+            check_no_loss(framed(&body));
+        }
+
+        #[test]
+        fn corrupted_aggregates_never_panic_nor_lose_data(
+            input in vec(user_record(), 2..20),
+            edits in vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let aggregated = aggregate_all(&mut Aggregator::new(), &input);
+            let data = &aggregated[0].data;
+            let mut body = data[kpl::MAGIC.len()..data.len() - 16].to_vec();
+            for (at, byte) in &edits {
+                let i = at.index(body.len());
+                body[i] = *byte;
+            }
+            check_no_loss(framed(&body));
+            check_no_loss(framed(&body[..cut.index(body.len())]));
+        }
+    }
+}
