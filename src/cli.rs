@@ -19,7 +19,8 @@ Examples:
   ktail status                                   what ktail has running in this region
   ktail ls                                       streams in this region
   ktail put log-stream < lines.txt               send lines as records
-  ktail completions bash > ~/.local/share/bash-completion/completions/ktail";
+  ktail completions bash > ~/.local/share/bash-completion/completions/ktail
+  ktail alias >> ~/.aws/cli/alias                aws ktail ... through the AWS CLI";
 
 /// `tail -f | grep` for Amazon Kinesis Data Streams.
 ///

@@ -1,10 +1,22 @@
-//! `ktail alias`.
+//! `ktail alias`: the AWS CLI alias that makes `aws ktail …` run ktail.
+
+use std::io::Write;
 
 use anyhow::Result;
 
 use super::Context;
 use crate::exit::ExitCode;
 
+/// Comment lines first so the output can be appended to the alias file as it is.
+pub const ALIAS: &str = "\
+# aws ktail ...: put this line under [toplevel] in ~/.aws/cli/alias.
+# The AWS CLI does not pass its --profile/--region on: set AWS_PROFILE/AWS_REGION instead.
+ktail = !ktail
+";
+
 pub async fn run(_ctx: &Context) -> Result<ExitCode> {
-    super::not_yet("alias")
+    let mut out = std::io::stdout().lock();
+    out.write_all(ALIAS.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::Success)
 }
