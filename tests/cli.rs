@@ -419,3 +419,26 @@ fn completions_into_a_closed_pipe_is_success() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+// ---- the harness's process helpers (other areas build on them) --------------------------------
+
+#[test]
+fn running_reads_lines_then_interrupts() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo one; echo two; exec sleep 30"]);
+    let mut running = support::Running::spawn(cmd);
+    assert_eq!(running.read_lines(2, T), ["one", "two"]);
+    running.interrupt();
+    let out = running.wait(T);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{:?}", out.status);
+    assert_eq!(out.stdout_str(), "one\ntwo\n");
+}
+
+#[test]
+fn run_with_stdin_feeds_the_process() {
+    let input = b"a\nb\n".repeat(50_000);
+    let out = support::run_ktail_with_stdin(Command::new("cat"), Some(&input), T);
+    out.assert_success();
+    assert_eq!(out.stdout, input);
+}
