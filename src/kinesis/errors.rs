@@ -1,0 +1,143 @@
+//! What a failed Kinesis call means for a reader: wait and retry, renew the iterator, or stop the
+//! run with one clear line. Errors are told apart by their modelled type (`is_*()`), and by error
+//! code only for the ones a given operation does not model (never by message text).
+
+use std::error::Error as StdError;
+
+use anyhow::anyhow;
+use aws_sdk_kinesis::config::http::HttpResponse;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::operation::get_records::GetRecordsError;
+use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
+use aws_sdk_kinesis::operation::list_shards::ListShardsError;
+
+use super::StreamRef;
+
+/// How a reader reacts to a failed call.
+#[derive(Debug)]
+pub enum Failure {
+    /// The shard's (or KMS's) read limit: back off with jitter and try again.
+    Throttled,
+    /// The iterator is older than five minutes: get a new one after the last record seen.
+    Expired,
+    /// Network trouble or a 5xx: retry with backoff, give up after a while.
+    Transient(anyhow::Error),
+    /// Nothing will make it work: end the run with this message.
+    Fatal(anyhow::Error),
+}
+
+const DENIED: &str = "AccessDeniedException";
+const LIMIT: &str = "LimitExceededException";
+const KMS_THROTTLED: &str = "KMSThrottlingException";
+
+pub fn get_records(err: SdkError<GetRecordsError, HttpResponse>, stream: &StreamRef) -> Failure {
+    if let Some(service) = err.as_service_error() {
+        if service.is_provisioned_throughput_exceeded_exception()
+            || service.is_kms_throttling_exception()
+            || service.code() == Some(LIMIT)
+        {
+            return Failure::Throttled;
+        }
+        if service.is_expired_iterator_exception() {
+            return Failure::Expired;
+        }
+        if service.is_resource_not_found_exception() {
+            return Failure::Fatal(not_found(stream));
+        }
+        if service.is_access_denied_exception() || service.code() == Some(DENIED) {
+            return Failure::Fatal(denied("kinesis:GetRecords", stream));
+        }
+        if service.is_kms_access_denied_exception()
+            || service.is_kms_disabled_exception()
+            || service.is_kms_invalid_state_exception()
+            || service.is_kms_not_found_exception()
+            || service.is_kms_opt_in_required()
+        {
+            return Failure::Fatal(anyhow!(
+                "cannot decrypt {stream}: its KMS key refuses kms:Decrypt to these credentials ({})",
+                service.code().unwrap_or("KMS error")
+            ));
+        }
+        if service.is_internal_failure_exception() {
+            return Failure::Transient(err.into());
+        }
+    }
+    classify_rest(err, "kinesis:GetRecords", stream)
+}
+
+pub fn get_shard_iterator(
+    err: SdkError<GetShardIteratorError, HttpResponse>,
+    stream: &StreamRef,
+) -> Failure {
+    if let Some(service) = err.as_service_error() {
+        if service.is_provisioned_throughput_exceeded_exception() || service.code() == Some(LIMIT) {
+            return Failure::Throttled;
+        }
+        if service.is_resource_not_found_exception() {
+            return Failure::Fatal(not_found(stream));
+        }
+        if service.is_access_denied_exception() || service.code() == Some(DENIED) {
+            return Failure::Fatal(denied("kinesis:GetShardIterator", stream));
+        }
+        if service.is_internal_failure_exception() {
+            return Failure::Transient(err.into());
+        }
+    }
+    classify_rest(err, "kinesis:GetShardIterator", stream)
+}
+
+/// ListShards runs once at the start (fatal errors end the run before any read) and again while
+/// tailing, where a failure only delays discovering new shards.
+pub fn list_shards(
+    err: SdkError<ListShardsError, HttpResponse>,
+    stream: &StreamRef,
+) -> anyhow::Error {
+    if let Some(service) = err.as_service_error() {
+        if service.is_resource_not_found_exception() {
+            return not_found(stream);
+        }
+        if service.is_access_denied_exception() || service.code() == Some(DENIED) {
+            return denied("kinesis:ListShards", stream);
+        }
+    }
+    err.into()
+}
+
+/// Everything the operation's own checks left: unmodelled codes, 5xx, transport.
+fn classify_rest<E>(err: SdkError<E, HttpResponse>, action: &str, stream: &StreamRef) -> Failure
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            if service.err().code() == Some(KMS_THROTTLED) {
+                return Failure::Throttled;
+            }
+            if service.err().code() == Some(DENIED) {
+                return Failure::Fatal(denied(action, stream));
+            }
+            if service.raw().status().is_server_error() {
+                return Failure::Transient(err.into());
+            }
+            Failure::Fatal(anyhow::Error::new(err).context(format!("{action} failed on {stream}")))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Failure::Transient(err.into())
+        }
+        _ => {
+            Failure::Fatal(anyhow::Error::new(err).context(format!("{action} failed on {stream}")))
+        }
+    }
+}
+
+fn not_found(stream: &StreamRef) -> anyhow::Error {
+    anyhow!(
+        "stream {stream} does not exist (or was deleted) in this region; `ktail ls` lists the streams"
+    )
+}
+
+fn denied(action: &str, stream: &StreamRef) -> anyhow::Error {
+    anyhow!(
+        "access denied: these credentials lack {action} on stream {stream}; grant it or use another --profile"
+    )
+}

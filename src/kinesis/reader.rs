@@ -1,0 +1,375 @@
+//! One shard's reader: GetShardIterator, then GetRecords until the shard closes or the tail stops.
+//!
+//! The reader paces itself so a debugging tool never starves a stream's production consumers: at
+//! once while the shard is behind (but never more than 5 calls/s, the shard's limit), otherwise
+//! every poll interval. It survives throttling (backoff with jitter), an expired iterator (resume
+//! after the last record seen) and transient failures (retries), and ends only by returning:
+//! a fatal error travels to the fan-in and ends the run, so a reader never dies silently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::types::ShardIteratorType;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::errors::{self, Failure};
+use super::shards::ShardInfo;
+use super::{Cancel, Start, StreamRef};
+use crate::output::Record;
+
+/// GetRecords' maximum: fewer calls per record drained.
+const LIMIT: i32 = 10_000;
+/// A shard allows 5 GetRecords per second, shared by every consumer.
+const MIN_GAP: Duration = Duration::from_millis(200);
+/// Throttling and transient backoff: from 250 ms, doubling, to 5 s, with full jitter.
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Consecutive transient failures (about two minutes of backoff) after which the run fails.
+const MAX_TRANSIENT: u32 = 30;
+
+/// What every reader of one tail shares.
+#[derive(Debug)]
+pub struct ReaderConfig {
+    pub stream: StreamRef,
+    pub poll_interval: Duration,
+    /// Keep polling a caught-up shard (false with `-e`).
+    pub follow: bool,
+    /// Drop records that arrived before this (AT_TIMESTAMP is whole seconds on some emulators).
+    pub since: Option<DateTime<Utc>>,
+    /// End the shard at the first record that arrived after this.
+    pub until: Option<DateTime<Utc>>,
+    pub deaggregate: bool,
+}
+
+/// How a reader ended.
+#[derive(Debug)]
+pub enum End {
+    /// The shard is closed and read to its end; ChildShards from the last response, if any.
+    Closed(Vec<ShardInfo>),
+    /// `-e`: caught up with nothing left.
+    CaughtUp,
+    /// `--until` reached.
+    Until,
+    /// The fan-in stopped taking records (`-n` reached, stdout closed).
+    SinkClosed,
+    Cancelled,
+}
+
+/// Reads one shard into `tx`, one batch per GetRecords response.
+pub async fn read_shard(
+    client: Client,
+    config: Arc<ReaderConfig>,
+    shard: String,
+    start: Start,
+    tx: mpsc::Sender<Vec<Record>>,
+    cancel: Cancel,
+) -> Result<End> {
+    let shard_id: Arc<str> = shard.as_str().into();
+    let mut reader = Reader {
+        client,
+        config,
+        shard,
+        start,
+        last_sequence: None,
+        throttled: 0,
+        transient: 0,
+    };
+    // Jitter the first call a little so shards do not all hit the service in the same instant,
+    // without delaying startup noticeably.
+    let jitter = rand::rng().random_range(0..50);
+    if sleep_or_cancel(Duration::from_millis(jitter), &cancel).await {
+        return Ok(End::Cancelled);
+    }
+    let Some(mut iterator) = reader.iterator(&cancel).await? else {
+        return Ok(End::Cancelled);
+    };
+    let mut last_call: Option<Instant> = None;
+    let mut caught_up_before = false;
+    loop {
+        if let Some(at) = last_call
+            && sleep_or_cancel(MIN_GAP.saturating_sub(at.elapsed()), &cancel).await
+        {
+            return Ok(End::Cancelled);
+        }
+        last_call = Some(Instant::now());
+        let call = reader
+            .client
+            .get_records()
+            .shard_iterator(&iterator)
+            .limit(LIMIT)
+            .send();
+        let response = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(End::Cancelled),
+            response = call => response,
+        };
+        let output = match response {
+            Ok(output) => output,
+            Err(err) => {
+                match errors::get_records(err, &reader.config.stream) {
+                    Failure::Fatal(err) => {
+                        return Err(err.context(format!("reading {}", reader.shard)));
+                    }
+                    Failure::Expired => {
+                        // The iterator sat unused for five minutes (a stalled stdout): resume
+                        // right after the last record we handed on.
+                        match reader.iterator(&cancel).await? {
+                            Some(it) => iterator = it,
+                            None => return Ok(End::Cancelled),
+                        }
+                    }
+                    failure => {
+                        if reader.back_off(failure, &cancel).await? {
+                            return Ok(End::Cancelled);
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        reader.throttled = 0;
+        reader.transient = 0;
+
+        let behind = output.millis_behind_latest.unwrap_or(0);
+        let returned = output.records.len();
+        let (batch, past_until) = reader.convert(&shard_id, output.records);
+        if !batch.is_empty() {
+            let sent = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(End::Cancelled),
+                sent = tx.send(batch) => sent,
+            };
+            if sent.is_err() {
+                return Ok(End::SinkClosed);
+            }
+        }
+        if past_until {
+            return Ok(End::Until);
+        }
+        match output.next_shard_iterator {
+            Some(next) => iterator = next,
+            None => {
+                let children = output
+                    .child_shards
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| ShardInfo {
+                        hash_range: c.hash_key_range.as_ref().and_then(|r| {
+                            Some((
+                                r.starting_hash_key.parse().ok()?,
+                                r.ending_hash_key.parse().ok()?,
+                            ))
+                        }),
+                        id: c.shard_id,
+                        parents: c.parent_shards,
+                        closed: false,
+                    })
+                    .collect();
+                return Ok(End::Closed(children));
+            }
+        }
+        if behind > 0 {
+            continue;
+        }
+        if returned == 0 {
+            if !reader.config.follow {
+                return Ok(End::CaughtUp);
+            }
+            if reader.config.until.is_some_and(|until| Utc::now() > until) {
+                return Ok(End::Until);
+            }
+        }
+        // Caught up: poll every interval, counted from the last call. The first time, wait a
+        // random part of it more, which spreads the shards' polls over the interval.
+        let mut wait = reader.config.poll_interval;
+        if !caught_up_before {
+            caught_up_before = true;
+            let extra = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
+            wait += Duration::from_millis(extra);
+        }
+        let since_call = last_call.map(|at| at.elapsed()).unwrap_or_default();
+        if sleep_or_cancel(wait.saturating_sub(since_call), &cancel).await {
+            return Ok(End::Cancelled);
+        }
+    }
+}
+
+struct Reader {
+    client: Client,
+    config: Arc<ReaderConfig>,
+    shard: String,
+    start: Start,
+    /// The last record handed on, where an expired iterator resumes.
+    last_sequence: Option<String>,
+    throttled: u32,
+    transient: u32,
+}
+
+impl Reader {
+    /// A new iterator: after the last record seen, else at the start. `None` when cancelled.
+    async fn iterator(&mut self, cancel: &Cancel) -> Result<Option<String>> {
+        loop {
+            let mut request = self
+                .config
+                .stream
+                .apply_iterator(self.client.get_shard_iterator())
+                .shard_id(&self.shard);
+            request = match (&self.last_sequence, &self.start) {
+                (Some(seq), _) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .starting_sequence_number(seq),
+                (None, Start::Latest) => request.shard_iterator_type(ShardIteratorType::Latest),
+                (None, Start::TrimHorizon) => {
+                    request.shard_iterator_type(ShardIteratorType::TrimHorizon)
+                }
+                (None, Start::AtTimestamp(at)) => request
+                    .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                    .timestamp(aws_smithy_types::DateTime::from_millis(
+                        at.timestamp_millis(),
+                    )),
+            };
+            let response = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(None),
+                response = request.send() => response,
+            };
+            match response {
+                Ok(output) => match output.shard_iterator {
+                    Some(it) => return Ok(Some(it)),
+                    None => {
+                        return Err(anyhow!(
+                            "GetShardIterator returned no iterator for {} of {}",
+                            self.shard,
+                            self.config.stream
+                        ));
+                    }
+                },
+                Err(err) => match errors::get_shard_iterator(err, &self.config.stream) {
+                    Failure::Fatal(err) => {
+                        return Err(err.context(format!("reading {}", self.shard)));
+                    }
+                    failure => {
+                        if self.back_off(failure, cancel).await? {
+                            return Ok(None);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits before a retry; true when cancelled meanwhile. Fails after too many transient errors.
+    async fn back_off(&mut self, failure: Failure, cancel: &Cancel) -> Result<bool> {
+        let attempt = match failure {
+            Failure::Transient(err) => {
+                self.transient += 1;
+                if self.transient > MAX_TRANSIENT {
+                    return Err(err.context(format!(
+                        "reading {} of {} keeps failing; check the network and the endpoint",
+                        self.shard, self.config.stream
+                    )));
+                }
+                tracing::debug!(shard = %self.shard, error = %format!("{err:#}"), "retrying");
+                self.transient
+            }
+            _ => {
+                self.throttled += 1;
+                tracing::debug!(shard = %self.shard, "throttled; backing off");
+                self.throttled
+            }
+        };
+        Ok(sleep_or_cancel(backoff(attempt), cancel).await)
+    }
+
+    /// Kinesis records → user records, cut at `--until`. Returns whether the cut happened.
+    fn convert(
+        &mut self,
+        shard: &Arc<str>,
+        records: Vec<aws_sdk_kinesis::types::Record>,
+    ) -> (Vec<Record>, bool) {
+        let mut batch = Vec::with_capacity(records.len());
+        for record in records {
+            let arrival = record
+                .approximate_arrival_timestamp
+                .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
+            if let (Some(until), Some(at)) = (self.config.until, arrival)
+                && at > until
+            {
+                return (batch, true);
+            }
+            let sequence: Arc<str> = record.sequence_number.as_str().into();
+            self.last_sequence = Some(record.sequence_number);
+            if let (Some(since), Some(at)) = (self.config.since, arrival)
+                && at < since
+            {
+                continue;
+            }
+            let data = Bytes::from(record.data.into_inner());
+            let partition_key = record.partition_key.unwrap_or_default();
+            if self.config.deaggregate && crate::kpl::looks_aggregated(&data) {
+                for user in crate::kpl::deaggregate(data, &partition_key, None) {
+                    batch.push(Record {
+                        shard: shard.clone(),
+                        sequence: sequence.clone(),
+                        sub_sequence: user.sub_sequence,
+                        partition_key: user.partition_key.into(),
+                        arrival,
+                        data: user.data,
+                    });
+                }
+            } else {
+                batch.push(Record {
+                    shard: shard.clone(),
+                    sequence,
+                    sub_sequence: None,
+                    partition_key: partition_key.into(),
+                    arrival,
+                    data,
+                });
+            }
+        }
+        (batch, false)
+    }
+}
+
+/// Exponential backoff with full jitter (the AWS architecture blog's recommendation).
+fn backoff(attempt: u32) -> Duration {
+    let cap = BACKOFF_BASE
+        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
+        .min(BACKOFF_MAX);
+    let ms = rand::rng().random_range(cap.as_millis() as u64 / 2..=cap.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+/// Sleeps; true when cancelled first.
+async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool {
+    if duration.is_zero() {
+        return cancel.is_cancelled();
+    }
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(duration) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        for attempt in 1..40 {
+            let d = backoff(attempt);
+            assert!(d <= BACKOFF_MAX, "{attempt}: {d:?}");
+            assert!(d >= BACKOFF_BASE / 2);
+        }
+        assert!(backoff(1) <= BACKOFF_BASE);
+    }
+}
