@@ -1,1 +1,801 @@
-//! Tests for this area land with its issue.
+//! `ktail tail` (issue 3): the real binary against the emulators. Heavy and ordinary cases run on
+//! ferrokinesis; resharding and `--since` (millisecond AT_TIMESTAMP, ChildShards) on kinesis-mock.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use chrono::{SecondsFormat, Utc};
+use ktail::kpl::Aggregator;
+
+use crate::support::{self, Emulator, Running, run_ktail, unique_name};
+
+const RUN: Duration = Duration::from_secs(60);
+const LINE: Duration = Duration::from_secs(30);
+
+/// Puts `(partition key, data)` pairs with PutRecords, in order, retrying failed entries.
+async fn put_keyed(client: &Client, stream: &str, records: &[(String, Vec<u8>)]) {
+    for chunk in records.chunks(500) {
+        let mut pending: Vec<PutRecordsRequestEntry> = chunk
+            .iter()
+            .map(|(key, data)| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(key)
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        for attempt in 0.. {
+            assert!(attempt < 50, "put_records keeps failing");
+            let out = client
+                .put_records()
+                .stream_name(stream)
+                .set_records(Some(pending.clone()))
+                .send()
+                .await
+                .unwrap();
+            if out.failed_record_count().unwrap_or(0) == 0 {
+                break;
+            }
+            pending = pending
+                .into_iter()
+                .zip(out.records())
+                .filter(|(_, r)| r.error_code().is_some())
+                .map(|(e, _)| e)
+                .collect();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// One record per call, so a producer keeps per-key order across a reshard.
+async fn put_one(client: &Client, stream: &str, key: &str, data: &[u8]) {
+    for attempt in 0.. {
+        match client
+            .put_record()
+            .stream_name(stream)
+            .partition_key(key)
+            .data(Blob::new(data))
+            .send()
+            .await
+        {
+            Ok(_) => return,
+            Err(e) if attempt < 50 => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("put_record: {e:?}"),
+        }
+    }
+}
+
+fn lines(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| (format!("key-{i}"), format!("{prefix}-{i}").into_bytes()))
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l:?}")))
+        .collect()
+}
+
+async fn stream_with(emu: &Emulator, shards: i32, records: &[(String, Vec<u8>)]) -> String {
+    let name = unique_name("tail");
+    emu.create_stream(&name, shards).await;
+    put_keyed(&emu.kinesis().await, &name, records).await;
+    name
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oldest_reads_every_shard_of_a_four_shard_stream() {
+    let emu = support::ferrokinesis();
+    let records = lines(400, "rec");
+    let stream = stream_with(&emu, 4, &records).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "-e", "-o", "json"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    assert_eq!(out.stderr, "");
+    let got = json_lines(&out.stdout);
+    let data: Vec<String> = got
+        .iter()
+        .map(|v| v["data"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = records
+        .iter()
+        .map(|(_, d)| String::from_utf8(d.clone()).unwrap())
+        .collect();
+    assert_eq!(sorted(data), sorted(want), "every record exactly once");
+    let shards: HashSet<&str> = got.iter().map(|v| v["shard"].as_str().unwrap()).collect();
+    assert_eq!(
+        shards.len(),
+        4,
+        "records come from all four shards: {shards:?}"
+    );
+    for v in &got {
+        assert_eq!(v["stream"], stream.as_str());
+        assert!(v["sequence"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(v["sub_sequence"].is_null());
+        assert!(v["partition_key"].as_str().unwrap().starts_with("key-"));
+        let arrival = v["arrival"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(arrival).is_ok(),
+            "{arrival}"
+        );
+    }
+    // Per shard, sequence numbers come in order.
+    // (Sequence numbers are decimal strings too long for u128: compare by length, then text.)
+    let mut last: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for v in &got {
+        let seq = v["sequence"].as_str().unwrap();
+        let seq = (seq.len(), seq);
+        let shard = v["shard"].as_str().unwrap();
+        assert!(last.insert(shard, seq).is_none_or(|prev| prev < seq));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latest_prints_only_new_records() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 2, &lines(50, "old")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--poll-interval", "200ms"]);
+    let mut tail = Running::spawn(cmd);
+    let client = emu.kinesis().await;
+    // LATEST starts whenever the readers get their iterators: write until something shows.
+    let producer = {
+        let stream = stream.clone();
+        tokio::spawn(async move {
+            for i in 0..600 {
+                put_one(
+                    &client,
+                    &stream,
+                    &format!("k{i}"),
+                    format!("new-{i}").as_bytes(),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let first = tokio::task::spawn_blocking(move || {
+        let line = tail.read_lines(3, LINE);
+        (tail, line)
+    })
+    .await
+    .unwrap();
+    producer.abort();
+    let (tail, got) = first;
+    for line in &got {
+        assert!(
+            line.starts_with("new-"),
+            "LATEST printed an old record: {line}"
+        );
+    }
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    out.assert_code(130);
+    for line in out.stdout_lines() {
+        assert!(line.starts_with("new-"), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_and_until_cut_by_arrival_time() {
+    let emu = support::kinesis_mock();
+    let name = unique_name("tail-since");
+    emu.create_stream(&name, 2).await;
+    let client = emu.kinesis().await;
+    put_keyed(&client, &name, &lines(10, "before")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let from = Utc::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    put_keyed(&client, &name, &lines(10, "during")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let to = Utc::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    put_keyed(&client, &name, &lines(10, "after")).await;
+
+    let since = from.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let until = to.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "--since", &since, "-e"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    let got = out.stdout_lines();
+    assert_eq!(got.len(), 20, "{got:?}");
+    assert!(got.iter().all(|l| !l.starts_with("before")), "{got:?}");
+
+    // --until (here with its kinesis-tailf alias) follows until records pass it, then exits.
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "--start", &since, "--end", &until]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    let got = out.stdout_lines();
+    assert_eq!(got.len(), 10, "{got:?}");
+    assert!(got.iter().all(|l| l.starts_with("during")), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_ends_an_idle_follow() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 2, &lines(5, "x")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "--until", "2s"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    assert_eq!(out.stdout_lines().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_records_stops_a_follow() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 4, &lines(100, "r")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "-n", "7"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    assert_eq!(out.stdout_lines().len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shard_and_shard_key_select_shards() {
+    let emu = support::ferrokinesis();
+    let mut records = lines(200, "r");
+    records.extend((0..20).map(|i| ("the-key".to_string(), format!("mine-{i}").into_bytes())));
+    let stream = stream_with(&emu, 4, &records).await;
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "-e", "-o", "json"]);
+    let all = json_lines(&run_ktail(cmd, RUN).assert_success().stdout);
+    assert_eq!(all.len(), 220);
+
+    let shard = "shardId-000000000002";
+    let mut cmd = emu.ktail();
+    cmd.args([
+        "tail", &stream, "--oldest", "-e", "-o", "json", "--shard", shard,
+    ]);
+    let got = json_lines(&run_ktail(cmd, RUN).assert_success().stdout);
+    let want = all.iter().filter(|v| v["shard"] == shard).count();
+    assert!(want > 0);
+    assert_eq!(got.len(), want);
+    assert!(got.iter().all(|v| v["shard"] == shard));
+
+    let mut cmd = emu.ktail();
+    cmd.args([
+        "tail",
+        &stream,
+        "--oldest",
+        "-e",
+        "-o",
+        "json",
+        "--shard-key",
+        "the-key",
+    ]);
+    let got = json_lines(&run_ktail(cmd, RUN).assert_success().stdout);
+    let key_shard = all
+        .iter()
+        .find(|v| v["partition_key"] == "the-key")
+        .map(|v| v["shard"].clone())
+        .unwrap();
+    assert!(got.iter().all(|v| v["shard"] == key_shard));
+    let mine: Vec<&str> = got
+        .iter()
+        .filter(|v| v["partition_key"] == "the-key")
+        .map(|v| v["data"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (0..20).map(|i| format!("mine-{i}")).collect();
+    assert_eq!(mine, want, "the key's records, in order");
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--shard", "shardId-000000000042"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("shardId-000000000042"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Aggregated records made by `aws_kinesis_agg` (Python), printed as base64 lines of
+/// `partition_key data`.
+fn python_aggregates(user_records: &[(String, String)]) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine;
+    let script = r#"
+import sys, json, base64
+from aws_kinesis_agg.aggregator import RecordAggregator
+agg = RecordAggregator()
+out = []
+for pk, data in json.load(sys.stdin):
+    rec = agg.add_user_record(pk, data.encode())
+    if rec:
+        out.append(rec)
+rec = agg.clear_and_get()
+if rec:
+    out.append(rec)
+for rec in out:
+    pk, ehk, data = rec.get_contents()
+    print(pk, base64.b64encode(data).decode())
+"#;
+    let mut child = std::process::Command::new(support::python())
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_vec(user_records).unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (pk, data) = l.split_once(' ').unwrap();
+            (
+                pk.to_string(),
+                base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kpl_aggregated_records_are_deaggregated() {
+    let emu = support::ferrokinesis();
+    let mut records = Vec::new();
+    // From the codec's aggregator.
+    let mut agg = Aggregator::new();
+    for i in 0..30 {
+        assert!(
+            agg.add(format!("rust-{i}").as_bytes(), &format!("pk{i}"), None)
+                .is_none()
+        );
+    }
+    let packed = agg.flush().unwrap();
+    records.push((packed.partition_key.clone(), packed.data.clone()));
+    // Plain records in between.
+    records.extend(lines(5, "plain"));
+    // From Python's aws-kinesis-agg.
+    let python: Vec<(String, String)> = (0..25)
+        .map(|i| (format!("py{i}"), format!("python-{i}")))
+        .collect();
+    records.extend(python_aggregates(&python));
+    let stream = stream_with(&emu, 1, &records).await;
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "-e", "-o", "json"]);
+    let got = json_lines(&run_ktail(cmd, RUN).assert_success().stdout);
+    let data: Vec<&str> = got.iter().map(|v| v["data"].as_str().unwrap()).collect();
+    let mut want: Vec<String> = (0..30).map(|i| format!("rust-{i}")).collect();
+    want.extend((0..5).map(|i| format!("plain-{i}")));
+    want.extend((0..25).map(|i| format!("python-{i}")));
+    assert_eq!(data, want, "user records in order");
+    assert_eq!(got[0]["partition_key"], "pk0");
+    assert_eq!(got[3]["sub_sequence"], 3);
+    assert_eq!(got[0]["sequence"], got[29]["sequence"]);
+    assert!(got[30]["sub_sequence"].is_null());
+    assert_eq!(got[40]["partition_key"], "py5");
+
+    let mut cmd = emu.ktail();
+    cmd.args([
+        "tail",
+        &stream,
+        "--oldest",
+        "-e",
+        "-o",
+        "raw",
+        "--no-deaggregate",
+    ]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    let want_raw: Vec<u8> = records.iter().flat_map(|(_, d)| d.clone()).collect();
+    assert_eq!(
+        out.stdout, want_raw,
+        "--no-deaggregate prints records as stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_utf8_data_in_every_output_mode() {
+    let emu = support::ferrokinesis();
+    let bytes = b"\xff\xfe bin \x00 \xc3".to_vec();
+    let stream = stream_with(&emu, 1, &[("k".to_string(), bytes.clone())]).await;
+    let run = |format: &str| {
+        let mut cmd = emu.ktail();
+        cmd.args(["tail", &stream, "--oldest", "-e", "-o", format]);
+        run_ktail(cmd, RUN)
+    };
+    let mut line = bytes.clone();
+    line.push(b'\n');
+    assert_eq!(run("line").assert_success().stdout, line);
+    assert_eq!(run("raw").assert_success().stdout, bytes);
+    let json = json_lines(&run("json").assert_success().stdout);
+    use base64::Engine;
+    assert_eq!(
+        json[0]["data_base64"],
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    );
+    assert!(json[0].get("data").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn line_columns_and_client_side_filter() {
+    let emu = support::ferrokinesis();
+    let records: Vec<(String, Vec<u8>)> = [
+        "GET /a 200",
+        "GET /b 500 Error",
+        "POST /c 500 error",
+        "GET /d 404",
+    ]
+    .iter()
+    .map(|l| ("k".to_string(), l.as_bytes().to_vec()))
+    .collect();
+    let stream = stream_with(&emu, 1, &records).await;
+    let run = |args: &[&str]| {
+        let mut cmd = emu.ktail();
+        cmd.args(["tail", &stream, "--oldest", "-e"]).args(args);
+        run_ktail(cmd, RUN).assert_success().stdout_lines()
+    };
+    assert_eq!(run(&["-g", "Error"]), ["GET /b 500 Error"]);
+    assert_eq!(
+        run(&["-g", "error", "-i"]),
+        ["GET /b 500 Error", "POST /c 500 error"]
+    );
+    assert_eq!(run(&["-g", "500", "-v"]), ["GET /a 200", "GET /d 404"]);
+    assert_eq!(run(&["-g", "/a", "-g", "/d"]), ["GET /a 200", "GET /d 404"]);
+    // Columns: arrival time, then shard id; no colour when stdout is not a terminal.
+    let got = run(&["--timestamps", "--prefix", "-g", "/a", "--lf"]);
+    let parts: Vec<&str> = got[0].splitn(3, ' ').collect();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(parts[0]).is_ok(),
+        "{got:?}"
+    );
+    assert_eq!(parts[1], "shardId-000000000000");
+    assert_eq!(parts[2], "GET /a 200");
+    // --color always highlights matches.
+    let got = run(&["-g", "500", "--color", "always"]);
+    assert_eq!(got[0], "GET /b \x1b[1;31m500\x1b[0m Error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_stream_is_one_clear_line_and_exit_1() {
+    let emu = support::ferrokinesis();
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", "no-such-stream"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.starts_with("ktail: "), "{}", out.stderr);
+    assert!(out.stderr.contains("no-such-stream"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn no_stream_without_a_terminal_is_a_usage_error() {
+    let mut cmd = support::ktail();
+    cmd.args(["tail"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_code(2);
+    assert!(out.stderr.contains("ktail ls"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_stdout_exits_0_quietly() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 2, &lines(10, "first")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "--poll-interval", "200ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // `| head -1`: read one line, close the pipe.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("first-"));
+    drop(stdout);
+    // ktail notices on its next write.
+    let client = emu.kinesis().await;
+    let mut status = None;
+    for i in 0..200 {
+        put_one(&client, &stream, "k", format!("more-{i}").as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+    }
+    let status = status.expect("ktail kept running after its stdout closed");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_flushes_and_exits_130() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 2, &lines(30, "r")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest"]);
+    let mut tail = Running::spawn(cmd);
+    let first = tail.read_lines(30, LINE);
+    assert_eq!(first.len(), 30);
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    out.assert_code(130);
+    assert_eq!(out.stderr, "");
+}
+
+/// A producer writing `key:n` lines, n counting per key, one record at a time so each key's
+/// order is the order of its writes.
+fn spawn_producer(
+    client: Client,
+    stream: String,
+    keys: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<usize>> {
+    tokio::spawn(async move {
+        let mut next = vec![0usize; keys];
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            for (k, n) in next.iter_mut().enumerate() {
+                put_one(
+                    &client,
+                    &stream,
+                    &format!("k{k}"),
+                    format!("k{k}:{n}").as_bytes(),
+                )
+                .await;
+                *n += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        next
+    })
+}
+
+/// Every `key:n` exactly once and in order per key.
+#[track_caller]
+fn assert_complete_and_ordered(lines: &[String], written: &[usize]) {
+    let mut seen: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for line in lines {
+        let (key, n) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("odd line {line:?}"));
+        seen.entry(key.to_string())
+            .or_default()
+            .push(n.parse().unwrap());
+    }
+    for (k, count) in written.iter().enumerate() {
+        let got = seen.remove(&format!("k{k}")).unwrap_or_default();
+        let want: Vec<usize> = (0..*count).collect();
+        assert!(
+            got == want,
+            "key k{k}: want 0..{count} in order, got {got:?}"
+        );
+    }
+    assert!(seen.is_empty(), "unexpected keys {seen:?}");
+}
+
+async fn open_shards(client: &Client, stream: &str) -> Vec<aws_sdk_kinesis::types::Shard> {
+    let out = client
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap();
+    out.shards()
+        .iter()
+        .filter(|s| {
+            s.sequence_number_range()
+                .is_some_and(|r| r.ending_sequence_number().is_none())
+        })
+        .cloned()
+        .collect()
+}
+
+/// Split, merge and UpdateShardCount while a producer writes and ktail follows: nothing lost,
+/// nothing twice, each key in order (children are read only after their parents are drained).
+#[tokio::test(flavor = "multi_thread")]
+async fn resharding_while_tailing_loses_nothing_and_keeps_key_order() {
+    reshard_while_tailing(support::kinesis_mock()).await;
+}
+
+/// The same where the service sends no ChildShards (ferrokinesis): children are found from
+/// ListShards' parent ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn resharding_without_child_shards_in_responses() {
+    reshard_while_tailing(&support::ferrokinesis()).await;
+}
+
+async fn reshard_while_tailing(emu: &Emulator) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let name = unique_name("tail-reshard");
+    emu.create_stream(&name, 2).await;
+    let client = emu.kinesis().await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "--oldest", "--poll-interval", "200ms"]);
+    let tail = Running::spawn(cmd);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = spawn_producer(client.clone(), name.clone(), 6, stop.clone());
+    let pause = Duration::from_millis(1500);
+
+    tokio::time::sleep(pause).await;
+    // Split the first shard at the middle of its range.
+    let shard = open_shards(&client, &name).await.remove(0);
+    let range = shard.hash_key_range().unwrap();
+    let lo: u128 = range.starting_hash_key().parse().unwrap();
+    let hi: u128 = range.ending_hash_key().parse().unwrap();
+    client
+        .split_shard()
+        .stream_name(&name)
+        .shard_to_split(shard.shard_id())
+        .new_starting_hash_key((lo + (hi - lo) / 2).to_string())
+        .send()
+        .await
+        .unwrap();
+    emu.wait_active(&client, &name).await;
+    tokio::time::sleep(pause).await;
+
+    // Merge the two halves back.
+    let mut open = open_shards(&client, &name).await;
+    open.sort_by_key(|s| {
+        s.hash_key_range()
+            .unwrap()
+            .starting_hash_key()
+            .parse::<u128>()
+            .unwrap()
+    });
+    client
+        .merge_shards()
+        .stream_name(&name)
+        .shard_to_merge(open[0].shard_id())
+        .adjacent_shard_to_merge(open[1].shard_id())
+        .send()
+        .await
+        .unwrap();
+    emu.wait_active(&client, &name).await;
+    tokio::time::sleep(pause).await;
+
+    client
+        .update_shard_count()
+        .stream_name(&name)
+        .target_shard_count(3)
+        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    emu.wait_active(&client, &name).await;
+    tokio::time::sleep(pause).await;
+
+    stop.store(true, Ordering::SeqCst);
+    let written = producer.await.unwrap();
+    let total: usize = written.iter().sum();
+    let (tail, got) = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        let got = tail.read_lines(total, Duration::from_secs(90));
+        (tail, got)
+    })
+    .await
+    .unwrap();
+    // Anything printed twice would come now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    // `out` holds the whole stdout, including the lines read above.
+    assert!(out.stdout_lines().starts_with(&got));
+    assert_complete_and_ordered(&out.stdout_lines(), &written);
+}
+
+/// Iterators that expire between polls (ferrokinesis with a 1 s TTL, ktail polling every 3 s):
+/// each read resumes after the last record seen.
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_iterators_resume_without_loss() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+        iterator_ttl_seconds: 1,
+        ..support::ferrokinesis_options()
+    });
+    let name = unique_name("tail-expire");
+    emu.create_stream(&name, 2).await;
+    let client = emu.kinesis().await;
+    let mut cmd = emu.ktail();
+    cmd.args([
+        "--debug",
+        "tail",
+        &name,
+        "--oldest",
+        "--poll-interval",
+        "3s",
+    ]);
+    let tail = Running::spawn(cmd);
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = spawn_producer(client, name, 4, stop.clone());
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, Ordering::SeqCst);
+    let written = producer.await.unwrap();
+    let total = written.iter().sum();
+    let (tail, got) = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        let got = tail.read_lines(total, Duration::from_secs(60));
+        (tail, got)
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        tail.stderr().contains("iterator expired"),
+        "the case was not exercised"
+    );
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    // `out` holds the whole stdout, including the lines read above.
+    assert!(out.stdout_lines().starts_with(&got));
+    assert_complete_and_ordered(&out.stdout_lines(), &written);
+}
+
+/// GetRecords throttled in bursts longer than the SDK's own retries: ktail backs off and goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_loses_nothing() {
+    let emu = support::ferrokinesis();
+    let records = lines(300, "t");
+    let stream = stream_with(&emu, 2, &records).await;
+    let proxy = support::fault_proxy::start(
+        &emu.endpoint,
+        "GetRecords",
+        "ProvisionedThroughputExceededException",
+        std::sync::Arc::new(|n| n % 12 < 9),
+    );
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint).args([
+        "--debug",
+        "tail",
+        &stream,
+        "--oldest",
+        "-e",
+        "--poll-interval",
+        "200ms",
+    ]);
+    let out = run_ktail(cmd, Duration::from_secs(120));
+    out.assert_success();
+    assert!(proxy.injected.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    assert!(
+        out.stderr.contains("throttled"),
+        "ktail's own backoff was not exercised: {}",
+        out.stderr
+    );
+    let want: Vec<String> = records
+        .iter()
+        .map(|(_, d)| String::from_utf8(d.clone()).unwrap())
+        .collect();
+    assert_eq!(sorted(out.stdout_lines()), sorted(want));
+}

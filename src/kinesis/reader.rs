@@ -119,6 +119,7 @@ pub async fn read_shard(
                     Failure::Expired => {
                         // The iterator sat unused for five minutes (a stalled stdout): resume
                         // right after the last record we handed on.
+                        tracing::debug!(shard = %reader.shard, after = ?reader.last_sequence, "iterator expired; resuming");
                         match reader.iterator(&cancel).await? {
                             Some(it) => iterator = it,
                             None => return Ok(End::Cancelled),
