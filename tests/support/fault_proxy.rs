@@ -118,7 +118,10 @@ fn serve(
 }
 
 /// The request or status line and headers, raw (to forward) and parsed; `None` at EOF.
-fn read_head(reader: &mut impl BufRead) -> io::Result<Option<(Vec<u8>, Vec<(String, String)>)>> {
+/// Raw head bytes and lower-cased header name/value pairs.
+type Head = (Vec<u8>, Vec<(String, String)>);
+
+fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
     let mut raw = Vec::new();
     let mut headers = Vec::new();
     loop {

@@ -1064,3 +1064,4 @@ extern "C" fn kill_children_at_exit() {
         }
     }
 }
+pub mod fault_proxy;
