@@ -799,3 +799,49 @@ async fn throttling_loses_nothing() {
         .collect();
     assert_eq!(sorted(out.stdout_lines()), sorted(want));
 }
+
+/// `-e` after resharding: closed shards are read to their end and their children after them.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_follow_reads_closed_shards_then_children() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("tail-e-reshard");
+    emu.create_stream(&name, 1).await;
+    let client = emu.kinesis().await;
+    let keys = 5;
+    let mut written = vec![0usize; keys];
+    let write_round = |client: Client, name: String, written: Vec<usize>| async move {
+        let mut written = written;
+        for (k, n) in written.iter_mut().enumerate() {
+            put_one(
+                &client,
+                &name,
+                &format!("k{k}"),
+                format!("k{k}:{n}").as_bytes(),
+            )
+            .await;
+            *n += 1;
+        }
+        written
+    };
+    for _ in 0..10 {
+        written = write_round(client.clone(), name.clone(), written).await;
+    }
+    let shard = open_shards(&client, &name).await.remove(0);
+    client
+        .split_shard()
+        .stream_name(&name)
+        .shard_to_split(shard.shard_id())
+        .new_starting_hash_key((u128::MAX / 2).to_string())
+        .send()
+        .await
+        .unwrap();
+    emu.wait_active(&client, &name).await;
+    for _ in 0..10 {
+        written = write_round(client.clone(), name.clone(), written).await;
+    }
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "--oldest", "-e"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    assert_complete_and_ordered(&out.stdout_lines(), &written);
+}

@@ -22,7 +22,7 @@ const STDOUT_BUFFER: usize = 64 * 1024;
 
 pub async fn run(ctx: &Context, args: TailArgs) -> Result<ExitCode> {
     let (config, print) = resolve(&args, output::use_color(ctx.global.color))?;
-    let client = crate::aws::kinesis(ctx.sdk().await?);
+    let client = kinesis::client(ctx.sdk().await?);
     let cancel = Cancel::new();
     on_signals(cancel.clone());
     let out = BufWriter::with_capacity(STDOUT_BUFFER, io::stdout());

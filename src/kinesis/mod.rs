@@ -33,12 +33,26 @@ pub use shards::Selection;
 /// Batches in flight between the readers and the printer. Small: it bounds memory (a batch is up
 /// to 10,000 records) and makes readers wait for a slow stdout instead of reading ahead.
 const CHANNEL_BATCHES: usize = 8;
+/// A GetRecords answer holds at most 10 MB; one that takes longer than this is a dead connection.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the shard list is refreshed while following (new shards, resharding).
 const RELIST_EVERY: Duration = Duration::from_secs(10);
 /// How soon to list again when a shard closed and its children are not known yet.
 const RELIST_SOON: Duration = Duration::from_millis(500);
 /// How many quick re-listings to try before concluding a drained shard has no child in sight.
 const RELIST_SOON_TRIES: u32 = 20;
+
+/// A Kinesis client for tailing: the run's configuration plus a per-attempt timeout, so a
+/// connection that hangs mid-GetRecords is retried instead of stalling its shard forever.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    let timeouts = aws_sdk_kinesis::config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    let config = aws_sdk_kinesis::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .build();
+    Client::from_conf(config)
+}
 
 /// A stream as the user named it. Requests carry the name when a name was given and the ARN only
 /// when an ARN was given (some emulators accept no StreamARN on GetShardIterator).
@@ -224,14 +238,15 @@ pub async fn tail<S: Sink>(
     // Readers stop on this; it fires on `cancel` and when the printer is done.
     let stop = Cancel::new();
     let mut readers: JoinSet<(String, Result<End>)> = JoinSet::new();
-    let spawn = |readers: &mut JoinSet<_>, ready: Vec<(String, Start)>| {
-        for (shard, start) in ready {
-            tracing::debug!(%shard, ?start, "starting reader");
+    let spawn = |readers: &mut JoinSet<_>, ready: Vec<(String, Start, bool)>| {
+        for (shard, start, closed) in ready {
+            tracing::debug!(%shard, ?start, closed, "starting reader");
             let task = reader::read_shard(
                 client.clone(),
                 reader_config.clone(),
                 shard.clone(),
                 start,
+                closed,
                 tx.clone(),
                 stop.clone(),
             );

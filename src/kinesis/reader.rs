@@ -67,6 +67,7 @@ pub async fn read_shard(
     config: Arc<ReaderConfig>,
     shard: String,
     start: Start,
+    closed: bool,
     tx: mpsc::Sender<Vec<Record>>,
     cancel: Cancel,
 ) -> Result<End> {
@@ -175,10 +176,12 @@ pub async fn read_shard(
                 return Ok(End::Closed(children));
             }
         }
-        if behind > 0 {
+        if behind > 0 || (closed && !reader.config.follow) {
             continue;
         }
-        if returned == 0 {
+        // A closed shard is read to its end even with `-e`: an empty answer may come before
+        // the end, and its children must not be skipped.
+        if returned == 0 && !closed {
             if !reader.config.follow {
                 return Ok(End::CaughtUp);
             }

@@ -26,6 +26,9 @@ pub struct ShardInfo {
     pub closed: bool,
 }
 
+/// A shard that may start now: its id, where to start, and whether it is already closed.
+pub type Ready = (String, Start, bool);
+
 /// Which shards the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
@@ -86,7 +89,7 @@ impl Lineage {
     }
 
     /// Takes in the first listing. Fails when `--shard` names a shard the stream does not have.
-    pub fn initial(&mut self, listing: Vec<ShardInfo>) -> Result<Vec<(String, Start)>, String> {
+    pub fn initial(&mut self, listing: Vec<ShardInfo>) -> Result<Vec<Ready>, String> {
         if let Selection::Ids(ids) = &self.selection {
             let known: HashSet<&str> = listing.iter().map(|s| s.id.as_str()).collect();
             if let Some(missing) = ids.iter().find(|id| !known.contains(id.as_str())) {
@@ -109,7 +112,7 @@ impl Lineage {
 
     /// Takes in shards seen later (a re-listing, or a response's ChildShards); returns those that
     /// may start now.
-    pub fn discovered(&mut self, listing: Vec<ShardInfo>) -> Vec<(String, Start)> {
+    pub fn discovered(&mut self, listing: Vec<ShardInfo>) -> Vec<Ready> {
         for info in listing {
             if let Some((known, _, _)) = self.shards.get_mut(&info.id) {
                 known.closed |= info.closed;
@@ -140,7 +143,7 @@ impl Lineage {
     }
 
     /// A reader got to the end of a closed shard.
-    pub fn drained(&mut self, id: &str) -> Vec<(String, Start)> {
+    pub fn drained(&mut self, id: &str) -> Vec<Ready> {
         self.set(id, State::Drained);
         self.ended.insert(id.to_string());
         self.ready()
@@ -174,7 +177,7 @@ impl Lineage {
     }
 
     /// Marks every shard whose parents are all done as reading and returns them.
-    fn ready(&mut self) -> Vec<(String, Start)> {
+    fn ready(&mut self) -> Vec<Ready> {
         let ready: Vec<String> = self
             .shards
             .iter()
@@ -192,14 +195,14 @@ impl Lineage {
             .into_iter()
             .map(|id| {
                 let entry = self.shards.get_mut(&id);
-                let start = match entry {
-                    Some((_, state, start)) => {
+                let (start, closed) = match entry {
+                    Some((info, state, start)) => {
                         *state = State::Reading;
-                        start.clone()
+                        (start.clone(), info.closed)
                     }
-                    None => Start::TrimHorizon,
+                    None => (Start::TrimHorizon, false),
                 };
-                (id, start)
+                (id, start, closed)
             })
             .collect()
     }
@@ -259,8 +262,8 @@ mod tests {
         }
     }
 
-    fn ids(ready: &[(String, Start)]) -> Vec<&str> {
-        ready.iter().map(|(id, _)| id.as_str()).collect()
+    fn ids(ready: &[Ready]) -> Vec<&str> {
+        ready.iter().map(|(id, _, _)| id.as_str()).collect()
     }
 
     const HALF: u128 = u128::MAX / 2;
@@ -322,7 +325,7 @@ mod tests {
         assert!(l.drained("a").is_empty());
         assert!(l.has_pending());
         let r = l.drained("b");
-        assert_eq!(r, vec![("c".to_string(), Start::TrimHorizon)]);
+        assert_eq!(r, vec![("c".to_string(), Start::TrimHorizon, false)]);
         // Seeing it again changes nothing.
         assert!(l.discovered(vec![c]).is_empty());
     }

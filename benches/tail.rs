@@ -1,0 +1,355 @@
+//! `ktail tail` benchmarks (issue 3): the release binary against an in-process ferrokinesis (fast,
+//! so the emulator does not measure itself; its CPU is this process's, not ktail's).
+//!
+//! - drain: 100,000 JSON log lines of ~200 bytes in 4 shards, plain and KPL-aggregated, read with
+//!   `--oldest -e`: records/s, CPU seconds and peak RSS of ktail.
+//! - lag: one record every 50 ms carrying its send time; put → stdout p50/p99 at the default poll
+//!   interval and at `--poll-interval 200ms`.
+//! - idle: following a 100-shard stream with no traffic: CPU % and RSS.
+//!
+//! Run: `cargo bench --bench tail` (all), or `cargo bench --bench tail -- drain|lag|idle`.
+//! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations.
+
+#[allow(dead_code, clippy::all)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use ktail::kpl::Aggregator;
+
+const RECORDS: usize = 100_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!("ktail binary: {}", support::ktail_bin().display());
+    if want("drain") {
+        rt.block_on(drain(false));
+        rt.block_on(drain(true));
+    }
+    if want("lag") {
+        let secs = env_secs("KTAIL_BENCH_LAG_SECS", 30);
+        rt.block_on(lag("1s", secs));
+        rt.block_on(lag("200ms", secs));
+    }
+    if want("idle") {
+        rt.block_on(idle(env_secs("KTAIL_BENCH_IDLE_SECS", 30)));
+    }
+}
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// A ~200-byte JSON log line, as a web service writes them.
+fn log_line(i: usize) -> String {
+    format!(
+        r#"{{"ts":"2026-11-25T14:00:{:02}.{:03}Z","level":"INFO","service":"checkout","request_id":"{:016x}","method":"POST","path":"/api/v1/orders/{}","status":200,"latency_ms":{},"msg":"order created"}}"#,
+        i % 60,
+        i % 1000,
+        (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        i,
+        i % 500
+    )
+}
+
+async fn put_entries(client: &Client, stream: &str, entries: Vec<PutRecordsRequestEntry>) {
+    // PutRecords takes at most 500 records and 5 MiB per call.
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let size = entry.data().as_ref().len() + entry.partition_key().map_or(0, str::len);
+        if batch.len() == 500 || bytes + size > 4 * 1024 * 1024 {
+            send(client, stream, std::mem::take(&mut batch)).await;
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push(entry);
+    }
+    if !batch.is_empty() {
+        send(client, stream, batch).await;
+    }
+}
+
+async fn send(client: &Client, stream: &str, batch: Vec<PutRecordsRequestEntry>) {
+    let out = client
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(batch))
+        .send()
+        .await
+        .expect("put_records");
+    assert_eq!(
+        out.failed_record_count().unwrap_or(0),
+        0,
+        "put_records had failures"
+    );
+}
+
+fn entry(key: &str, data: Vec<u8>) -> PutRecordsRequestEntry {
+    PutRecordsRequestEntry::builder()
+        .partition_key(key)
+        .data(Blob::new(data))
+        .build()
+        .expect("entry")
+}
+
+/// CPU seconds (user + system) of the children this process has waited for.
+fn children_cpu() -> (f64, i64) {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime) + secs(usage.ru_stime), usage.ru_maxrss)
+}
+
+async fn drain(aggregated: bool) {
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("bench-drain");
+    emu.create_stream(&stream, 4).await;
+    let client = emu.kinesis().await;
+    let mut entries = Vec::new();
+    let mut bytes = 0;
+    if aggregated {
+        let mut agg = Aggregator::new();
+        for i in 0..RECORDS {
+            let line = log_line(i);
+            bytes += line.len();
+            if let Some(done) = agg.add(line.as_bytes(), &format!("key-{}", i % 64), None) {
+                entries.push(entry(&done.partition_key, done.data));
+            }
+        }
+        if let Some(done) = agg.flush() {
+            entries.push(entry(&done.partition_key, done.data));
+        }
+    } else {
+        for i in 0..RECORDS {
+            let line = log_line(i);
+            bytes += line.len();
+            entries.push(entry(&format!("key-{i}"), line.into_bytes()));
+        }
+    }
+    let kinesis_records = entries.len();
+    put_entries(&client, &stream, entries).await;
+
+    let (cpu_before, _) = children_cpu();
+    let started = Instant::now();
+    let mut child = tail_command(&emu)
+        .args(["tail", &stream, "--oldest", "-e"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn ktail");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let counter = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut lines = 0usize;
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        }
+        lines
+    });
+    let status = child.wait().expect("wait ktail");
+    let elapsed = started.elapsed().as_secs_f64();
+    let lines = counter.join().expect("counter");
+    let (cpu_after, maxrss_kb) = children_cpu();
+    assert!(status.success(), "ktail failed: {status}");
+    assert_eq!(lines, RECORDS, "ktail printed {lines} of {RECORDS} lines");
+    let cpu = cpu_after - cpu_before;
+    println!(
+        "drain {}: {RECORDS} records ({} Kinesis records, avg {} B) in {elapsed:.2} s = {:.0} records/s; \
+         CPU {cpu:.3} s ({:.3} s per 100k, {:.2} s per million); peak RSS {:.1} MB",
+        if aggregated {
+            "KPL-aggregated"
+        } else {
+            "plain"
+        },
+        kinesis_records,
+        bytes / RECORDS,
+        RECORDS as f64 / elapsed,
+        cpu * 100_000.0 / RECORDS as f64,
+        cpu * 1_000_000.0 / RECORDS as f64,
+        maxrss_kb as f64 / 1024.0,
+    );
+}
+
+fn tail_command(emu: &support::Emulator) -> Command {
+    let mut cmd = emu.ktail();
+    cmd.stderr(Stdio::inherit());
+    cmd
+}
+
+async fn lag(poll: &str, secs: u64) {
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("bench-lag");
+    emu.create_stream(&stream, 4).await;
+    let client = emu.kinesis().await;
+    let mut child = tail_command(&emu)
+        .args(["tail", &stream, "--poll-interval", poll])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn ktail");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<(u128, String)>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((now_ms(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait until the tail is reading (LATEST starts when its iterators are taken).
+    let ready = Instant::now();
+    loop {
+        put_one(&client, &stream, "warm", format!("warmup {}", now_ms())).await;
+        if rx.recv_timeout(Duration::from_millis(1500)).is_ok() {
+            break;
+        }
+        assert!(
+            ready.elapsed() < Duration::from_secs(30),
+            "ktail never printed"
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while rx.try_recv().is_ok() {}
+
+    let count = (secs * 1000 / 50) as usize;
+    let producer = {
+        let client = client.clone();
+        let stream = stream.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            for i in 0..count {
+                tick.tick().await;
+                put_one(
+                    &client,
+                    &stream,
+                    &format!("k{i}"),
+                    format!("sent {} {i}", now_ms()),
+                )
+                .await;
+            }
+        })
+    };
+    producer.await.expect("producer");
+    let mut lags = Vec::with_capacity(count);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lags.len() < count && Instant::now() < deadline {
+        let Ok((at, line)) = rx.recv_timeout(Duration::from_secs(5)) else {
+            break;
+        };
+        let Some(sent) = line.split(' ').nth(1).and_then(|s| s.parse::<u128>().ok()) else {
+            continue;
+        };
+        lags.push(at.saturating_sub(sent) as u64);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(lags.len(), count, "lost records");
+    lags.sort_unstable();
+    let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "lag --poll-interval {poll}: {count} records over {secs} s, put→stdout p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        lags[lags.len() - 1]
+    );
+}
+
+async fn put_one(client: &Client, stream: &str, key: &str, data: String) {
+    client
+        .put_record()
+        .stream_name(stream)
+        .partition_key(key)
+        .data(Blob::new(data.into_bytes()))
+        .send()
+        .await
+        .expect("put_record");
+}
+
+/// utime + stime of a process in clock ticks, from /proc.
+fn proc_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12.
+    field(11) + field(12)
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn idle(secs: u64) {
+    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+        shard_limit: 200,
+        ..support::ferrokinesis_options()
+    });
+    let stream = support::unique_name("bench-idle");
+    emu.create_stream(&stream, 100).await;
+    let mut child = tail_command(&emu)
+        .args(["tail", &stream])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn ktail");
+    let pid = child.id();
+    // Let every reader start and settle into its polling rhythm.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let before = proc_ticks(pid);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let cpu = (proc_ticks(pid) - before) as f64 / ticks_per_sec;
+    let wall = started.elapsed().as_secs_f64();
+    let rss = proc_status_kb(pid, "VmRSS:");
+    let hwm = proc_status_kb(pid, "VmHWM:");
+    let running = child.try_wait().ok().flatten().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(running, "ktail exited while idle");
+    println!(
+        "idle: 100 shards for {wall:.0} s: CPU {:.2} % of one core ({cpu:.2} s), RSS {:.1} MB (peak {:.1} MB)",
+        cpu / wall * 100.0,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+}
