@@ -845,3 +845,52 @@ async fn no_follow_reads_closed_shards_then_children() {
     out.assert_success();
     assert_complete_and_ordered(&out.stdout_lines(), &written);
 }
+
+/// A stream deleted under a following tail ends it with one clear line and exit 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_stream_while_following_exits_1() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 2, &lines(3, "r")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest", "--poll-interval", "200ms"]);
+    let mut tail = Running::spawn(cmd);
+    let (tail_back, got) = tokio::task::spawn_blocking(move || {
+        let got = tail.read_lines(3, LINE);
+        (tail, got)
+    })
+    .await
+    .unwrap();
+    assert_eq!(got.len(), 3);
+    let client = emu.kinesis().await;
+    client
+        .delete_stream()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let out = tail_back.wait(RUN);
+    out.assert_code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains(&stream), "{}", out.stderr);
+}
+
+/// AccessDenied (which no emulator produces; injected by the proxy) names the missing permission.
+#[tokio::test(flavor = "multi_thread")]
+async fn access_denied_names_the_permission() {
+    let emu = support::ferrokinesis();
+    let stream = stream_with(&emu, 1, &lines(3, "r")).await;
+    let proxy = support::fault_proxy::start(
+        &emu.endpoint,
+        "GetRecords",
+        "AccessDeniedException",
+        std::sync::Arc::new(|_| true),
+    );
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .args(["tail", &stream, "--oldest"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("kinesis:GetRecords"), "{}", out.stderr);
+    assert!(out.stderr.contains(&stream), "{}", out.stderr);
+}
