@@ -7,11 +7,10 @@
 //! produce what real producers produce. Both are pure functions over bytes: no I/O, no AWS types.
 
 mod aggregate;
+mod decode;
 mod proto;
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
-use prost::Message;
 
 pub use aggregate::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
 
@@ -69,37 +68,7 @@ fn unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
     if !looks_aggregated(data) {
         return None;
     }
-    let body_end = data.len() - DIGEST_LEN;
-    let body = data.get(MAGIC.len()..body_end)?;
-    let digest = data.get(body_end..)?;
-    if Md5::digest(body).as_slice() != digest {
-        return None;
-    }
-    let message = proto::AggregatedRecord::decode(data.slice(MAGIC.len()..body_end)).ok()?;
-    let keys = &message.partition_key_table;
-    let hash_keys = &message.explicit_hash_key_table;
-    let mut out = Vec::with_capacity(message.records.len());
-    for (index, record) in message.records.into_iter().enumerate() {
-        let partition_key = keys.get(table_index(record.partition_key_index?)?)?;
-        let explicit_hash_key = match record.explicit_hash_key_index {
-            Some(i) => Some(hash_keys.get(table_index(i)?)?.clone()),
-            None => None,
-        };
-        if record.tags.iter().any(|tag| tag.key.is_none()) {
-            return None;
-        }
-        out.push(UserRecord {
-            data: record.data?,
-            partition_key: partition_key.clone(),
-            explicit_hash_key,
-            sub_sequence: Some(u64::try_from(index).ok()?),
-        });
-    }
-    Some(out)
-}
-
-fn table_index(index: u64) -> Option<usize> {
-    usize::try_from(index).ok()
+    decode::unpack(data)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The KPL aggregation protobuf messages, derived by hand from the KPL's `messages.proto` (proto2) so
-//! that no `protoc` runs at build time.
+//! that no `protoc` runs at build time. The aggregator encodes with them; `decode.rs` reads the same
+//! wire format in place, and the unit tests hold it to what these messages decode.
 //!
 //! proto2 `required` fields are declared `optional` here on purpose: prost does not enforce
 //! presence, and the KCL (through protobuf-java) rejects a message that lacks one, so the decoder

@@ -329,3 +329,235 @@ fn many_records_are_split_under_the_budget_and_read_back_in_order() {
     );
     assert_eq!(read_back(&out), input);
 }
+
+/// The straightforward decoder over prost's derived messages: the reference `decode` must match.
+fn reference_unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
+    if !looks_aggregated(data) {
+        return None;
+    }
+    let body_end = data.len() - DIGEST_LEN;
+    if Md5::digest(&data[MAGIC.len()..body_end]).as_slice() != &data[body_end..] {
+        return None;
+    }
+    let message = proto::AggregatedRecord::decode(data.slice(MAGIC.len()..body_end)).ok()?;
+    let mut out = Vec::new();
+    for (index, record) in message.records.into_iter().enumerate() {
+        let at = |table: &[String], i: u64| table.get(usize::try_from(i).ok()?).cloned();
+        let partition_key = at(&message.partition_key_table, record.partition_key_index?)?;
+        let explicit_hash_key = match record.explicit_hash_key_index {
+            Some(i) => Some(at(&message.explicit_hash_key_table, i)?),
+            None => None,
+        };
+        if record.tags.iter().any(|tag| tag.key.is_none()) {
+            return None;
+        }
+        out.push(UserRecord {
+            data: record.data?,
+            partition_key,
+            explicit_hash_key,
+            sub_sequence: Some(index as u64),
+        });
+    }
+    Some(out)
+}
+
+fn assert_same_as_reference(data: Bytes) {
+    assert_eq!(
+        super::unpack(&data),
+        reference_unpack(&data),
+        "{:02x?}",
+        &data[..]
+    );
+}
+
+/// A protobuf field of any wire type, for building odd but well-framed messages.
+#[derive(Debug, Clone)]
+enum Field {
+    Varint(u32, u64),
+    Len(u32, Vec<u8>),
+    Fixed32(u32),
+    Fixed64(u32),
+    Group(u32, Vec<Field>),
+    /// Bytes that may break the framing.
+    Raw(Vec<u8>),
+}
+
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    prost::encoding::encode_varint(value, out);
+}
+
+fn encode_fields(fields: &[Field]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for field in fields {
+        match field {
+            Field::Varint(tag, v) => {
+                put_varint(&mut out, u64::from(tag << 3));
+                put_varint(&mut out, *v);
+            }
+            Field::Len(tag, bytes) => {
+                put_varint(&mut out, u64::from(tag << 3 | 2));
+                put_varint(&mut out, bytes.len() as u64);
+                out.extend_from_slice(bytes);
+            }
+            Field::Fixed32(tag) => {
+                put_varint(&mut out, u64::from(tag << 3 | 5));
+                out.extend_from_slice(&[1, 2, 3, 4]);
+            }
+            Field::Fixed64(tag) => {
+                put_varint(&mut out, u64::from(tag << 3 | 1));
+                out.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+            }
+            Field::Group(tag, inner) => {
+                put_varint(&mut out, u64::from(tag << 3 | 3));
+                out.extend(encode_fields(inner));
+                put_varint(&mut out, u64::from(tag << 3 | 4));
+            }
+            Field::Raw(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+    out
+}
+
+mod equivalence {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Mostly valid keys, sometimes invalid UTF-8.
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            8 => "\\PC{0,6}".prop_map(String::into_bytes),
+            1 => vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    /// Fields any message may carry besides its own: unknown ones, groups, garbage.
+    fn stray(tags: std::ops::Range<u32>) -> impl Strategy<Value = Field> {
+        prop_oneof![
+            (tags.clone(), any::<u64>()).prop_map(|(t, v)| Field::Varint(t, v)),
+            (tags.clone(), vec(any::<u8>(), 0..8)).prop_map(|(t, b)| Field::Len(t, b)),
+            tags.clone().prop_map(Field::Fixed32),
+            tags.clone().prop_map(Field::Fixed64),
+            (tags, vec((1u32..8, any::<u64>()), 0..3)).prop_map(|(t, inner)| {
+                Field::Group(
+                    t,
+                    inner
+                        .into_iter()
+                        .map(|(t, v)| Field::Varint(t, v))
+                        .collect(),
+                )
+            }),
+            vec(any::<u8>(), 1..4).prop_map(Field::Raw),
+        ]
+    }
+
+    fn tag_message() -> impl Strategy<Value = Vec<u8>> {
+        vec(
+            prop_oneof![
+                4 => (1u32..3, text()).prop_map(|(t, b)| Field::Len(t, b)),
+                1 => stray(1..6),
+            ],
+            0..3,
+        )
+        .prop_map(|fields| encode_fields(&fields))
+    }
+
+    fn record_message() -> impl Strategy<Value = Vec<u8>> {
+        vec(
+            prop_oneof![
+                6 => (0u64..4).prop_map(|i| Field::Varint(1, i)),
+                3 => (0u64..3).prop_map(|i| Field::Varint(2, i)),
+                6 => vec(any::<u8>(), 0..12).prop_map(|b| Field::Len(3, b)),
+                1 => tag_message().prop_map(|b| Field::Len(4, b)),
+                1 => stray(1..8),
+            ],
+            0..6,
+        )
+        .prop_map(|fields| encode_fields(&fields))
+    }
+
+    fn aggregate_body() -> impl Strategy<Value = Vec<u8>> {
+        vec(
+            prop_oneof![
+                3 => text().prop_map(|b| Field::Len(1, b)),
+                2 => text().prop_map(|b| Field::Len(2, b)),
+                6 => record_message().prop_map(|b| Field::Len(3, b)),
+                1 => stray(1..8),
+            ],
+            0..10,
+        )
+        .prop_map(|fields| encode_fields(&fields))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn decoder_matches_prost_on_odd_messages(body in aggregate_body()) {
+            assert_same_as_reference(frame(&body));
+        }
+
+        #[test]
+        fn decoder_matches_prost_on_arbitrary_bodies(body in vec(any::<u8>(), 0..64)) {
+            assert_same_as_reference(frame(&body));
+        }
+
+        #[test]
+        fn decoder_matches_prost_on_mutated_messages(
+            body in aggregate_body(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut body = body;
+            if !body.is_empty() {
+                let i = at.index(body.len());
+                body[i] = byte;
+            }
+            assert_same_as_reference(frame(&body));
+        }
+    }
+}
+
+#[test]
+fn decoder_matches_prost_at_the_recursion_limit() {
+    for depth in [98, 99, 100, 101] {
+        let mut group = Vec::new();
+        for _ in 0..depth {
+            group = vec![Field::Group(9, group)];
+        }
+        let record = encode_fields(&[Field::Varint(1, 0), Field::Len(3, b"x".to_vec())]);
+        let mut top = vec![Field::Len(1, b"k".to_vec()), Field::Len(3, record.clone())];
+        top.extend(group.clone());
+        let data = frame(&encode_fields(&top));
+        assert_eq!(
+            super::unpack(&data).is_some(),
+            depth <= 100,
+            "{depth} at the top"
+        );
+        assert_same_as_reference(data);
+        // The same groups inside a record, one level deeper.
+        let mut inner = vec![Field::Varint(1, 0), Field::Len(3, b"x".to_vec())];
+        inner.extend(group);
+        let top = [
+            Field::Len(1, b"k".to_vec()),
+            Field::Len(3, encode_fields(&inner)),
+        ];
+        let data = frame(&encode_fields(&top));
+        assert_eq!(
+            super::unpack(&data).is_some(),
+            depth < 100,
+            "{depth} in a record"
+        );
+        assert_same_as_reference(data);
+    }
+}
+
+#[test]
+fn records_may_precede_their_keys() {
+    let record = encode_fields(&[Field::Varint(1, 0), Field::Len(3, b"x".to_vec())]);
+    let body = encode_fields(&[Field::Len(3, record), Field::Len(1, b"late".to_vec())]);
+    let out = deaggregate(frame(&body), "outer", None);
+    assert_eq!(out[0].partition_key, "late");
+    assert_same_as_reference(frame(&body));
+}
