@@ -6,7 +6,7 @@
 //! short of the 0.85x goal (see `benches/kpl.rs`), and this reader reaches it. It accepts and
 //! rejects exactly what prost does (same wire-type, varint, length, UTF-8 and recursion-limit
 //! rules); the unit tests compare the two on arbitrary and malformed input, so `proto.rs` stays
-//! the definition of the format and the aggregator's encoder.
+//! the definition of the format, the aggregator's encoder and the decoder of last resort.
 
 use std::ops::Range;
 
@@ -25,75 +25,105 @@ const FIXED32: u8 = 5;
 /// prost's nesting limit (messages and groups), counted down as it does.
 const RECURSION_LIMIT: u32 = 100;
 
-/// The user records of an aggregate whose digest matches and whose body parses; None otherwise.
+/// What the in-place reader made of an aggregate.
+pub(super) enum Decoded {
+    /// A valid aggregate: its user records.
+    Records(Vec<UserRecord>),
+    /// Not a valid aggregate (digest, framing or parse): the record passes through plain.
+    Plain,
+    /// A record points past the keys read so far; keys may legally come later in the body, which
+    /// no producer writes, so the caller settles it with the full prost decode.
+    Unresolved,
+}
+
+/// Reads an aggregate in one pass, in the layout producers write: key tables, then records.
 /// `data` must pass `looks_aggregated`.
-pub(super) fn unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
+pub(super) fn unpack(data: &Bytes) -> Decoded {
+    match read(data) {
+        Some(decoded) => decoded,
+        None => Decoded::Plain,
+    }
+}
+
+fn read(data: &Bytes) -> Option<Decoded> {
     let body_end = data.len().checked_sub(DIGEST_LEN)?;
     let body = data.get(MAGIC.len()..body_end)?;
     let digest = data.get(body_end..)?;
 
-    // Pass 1: the key tables (a record may legally precede the keys it points to).
+    // The key tables, up to the first record.
     let mut key_ranges = Vec::new();
     let mut hash_key_ranges = Vec::new();
-    let mut count = 0usize;
-    let mut first_record = body.len();
     let mut top = Reader::new(body, 0..body.len());
+    let mut first_record = body.len();
     while !top.at_end() {
         let field_start = top.pos;
         let (tag, wire_type) = top.key()?;
-        match tag {
-            1 | 2 if wire_type == LENGTH_DELIMITED => {
-                let range = top.range()?;
-                if tag == 1 {
-                    &mut key_ranges
-                } else {
-                    &mut hash_key_ranges
-                }
-                .push(range);
+        match (tag, wire_type) {
+            (1, LENGTH_DELIMITED) => key_ranges.push(top.range()?),
+            (2, LENGTH_DELIMITED) => hash_key_ranges.push(top.range()?),
+            (3, LENGTH_DELIMITED) => {
+                first_record = field_start;
+                break;
             }
-            3 if wire_type == LENGTH_DELIMITED => {
-                top.range()?;
-                first_record = first_record.min(field_start);
-                count += 1;
-            }
-            1..=3 => return None,
+            (1..=3, _) => return None,
             _ => top.skip(wire_type, tag, RECURSION_LIMIT)?,
         }
     }
-
     let text = Keys::new(body, first_record);
-    let keys: Vec<&str> = key_ranges
+    let mut keys: Vec<&str> = key_ranges
         .into_iter()
         .map(|r| text.text(r))
         .collect::<Option<_>>()?;
-    let hash_keys: Vec<&str> = hash_key_ranges
+    let mut hash_keys: Vec<&str> = hash_key_ranges
         .into_iter()
         .map(|r| text.text(r))
         .collect::<Option<_>>()?;
 
-    // Pass 2: the records, each hashed right after it is read, while its bytes are in cache. What
-    // comes before the first record was fully checked in pass 1.
+    // The records, each hashed right after it is read, while its bytes are in cache.
     let mut md5 = Md5::new();
-    let mut hashed = 0;
-    let mut out = Vec::with_capacity(count);
+    md5.update(&body[..first_record]);
+    let mut hashed = first_record;
+    let mut out = Vec::new();
     let mut top = Reader::new(body, first_record..body.len());
     while !top.at_end() {
         let (tag, wire_type) = top.key()?;
-        if tag != 3 {
-            // Validated in pass 1: only its extent matters now.
-            top.skip(wire_type, tag, RECURSION_LIMIT)?;
-            continue;
+        match (tag, wire_type) {
+            (3, LENGTH_DELIMITED) => {}
+            (1, LENGTH_DELIMITED) => {
+                keys.push(text.text(top.range()?)?);
+                continue;
+            }
+            (2, LENGTH_DELIMITED) => {
+                hash_keys.push(text.text(top.range()?)?);
+                continue;
+            }
+            (1..=3, _) => return None,
+            _ => {
+                top.skip(wire_type, tag, RECURSION_LIMIT)?;
+                continue;
+            }
         }
-        let record = Record::read(body, top.range()?)?;
-        let partition_key = keys.get(usize::try_from(record.partition_key_index?).ok()?)?;
+        let range = top.range()?;
+        if out.capacity() == 0 {
+            // Records are usually of one size: the first one sizes the lot.
+            let first = top.pos - first_record;
+            out.reserve((body.len() - first_record) / first + 1);
+        }
+        let record = Record::read(body, range)?;
+        let Some(partition_key) = lookup(&keys, record.partition_key_index?) else {
+            return Some(Decoded::Unresolved);
+        };
         let explicit_hash_key = match record.explicit_hash_key_index {
-            Some(i) => Some((*hash_keys.get(usize::try_from(i).ok()?)?).to_owned()),
+            Some(i) => match lookup(&hash_keys, i) {
+                Some(key) => Some(key.to_owned()),
+                None => return Some(Decoded::Unresolved),
+            },
             None => None,
         };
         let data_range = record.data?;
         out.push(UserRecord {
             data: data.slice(MAGIC.len() + data_range.start..MAGIC.len() + data_range.end),
-            partition_key: (*partition_key).to_owned(),
+            partition_key: partition_key.to_owned(),
             explicit_hash_key,
             sub_sequence: Some(out.len() as u64),
         });
@@ -101,7 +131,11 @@ pub(super) fn unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
         hashed = top.pos;
     }
     md5.update(&body[hashed..]);
-    (md5.finalize().as_slice() == digest).then_some(out)
+    (md5.finalize().as_slice() == digest).then_some(Decoded::Records(out))
+}
+
+fn lookup<'a>(table: &[&'a str], index: u64) -> Option<&'a str> {
+    table.get(usize::try_from(index).ok()?).copied()
 }
 
 /// Turns key-table entries into text, checking UTF-8 as a proto2 `string` requires.

@@ -11,6 +11,10 @@ mod decode;
 mod proto;
 
 use bytes::Bytes;
+use md5::{Digest, Md5};
+use prost::Message;
+
+use decode::Decoded;
 
 pub use aggregate::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
 
@@ -68,7 +72,41 @@ fn unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
     if !looks_aggregated(data) {
         return None;
     }
-    decode::unpack(data)
+    match decode::unpack(data) {
+        Decoded::Records(records) => Some(records),
+        Decoded::Plain => None,
+        Decoded::Unresolved => unpack_with_prost(data),
+    }
+}
+
+/// The plain reading of the format through prost's messages: slower, but it settles what the
+/// in-place reader leaves open (keys stored after the records that use them).
+fn unpack_with_prost(data: &Bytes) -> Option<Vec<UserRecord>> {
+    let body_end = data.len().checked_sub(DIGEST_LEN)?;
+    let body = data.get(MAGIC.len()..body_end)?;
+    if Md5::digest(body).as_slice() != data.get(body_end..)? {
+        return None;
+    }
+    let message = proto::AggregatedRecord::decode(data.slice(MAGIC.len()..body_end)).ok()?;
+    let lookup = |table: &[String], i: u64| table.get(usize::try_from(i).ok()?).cloned();
+    let mut out = Vec::with_capacity(message.records.len());
+    for (index, record) in message.records.into_iter().enumerate() {
+        let partition_key = lookup(&message.partition_key_table, record.partition_key_index?)?;
+        let explicit_hash_key = match record.explicit_hash_key_index {
+            Some(i) => Some(lookup(&message.explicit_hash_key_table, i)?),
+            None => None,
+        };
+        if record.tags.iter().any(|tag| tag.key.is_none()) {
+            return None;
+        }
+        out.push(UserRecord {
+            data: record.data?,
+            partition_key,
+            explicit_hash_key,
+            sub_sequence: Some(u64::try_from(index).ok()?),
+        });
+    }
+    Some(out)
 }
 
 #[cfg(test)]

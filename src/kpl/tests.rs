@@ -330,35 +330,12 @@ fn many_records_are_split_under_the_budget_and_read_back_in_order() {
     assert_eq!(read_back(&out), input);
 }
 
-/// The straightforward decoder over prost's derived messages: the reference `decode` must match.
+/// The reference reading, straight through prost's messages.
 fn reference_unpack(data: &Bytes) -> Option<Vec<UserRecord>> {
     if !looks_aggregated(data) {
         return None;
     }
-    let body_end = data.len() - DIGEST_LEN;
-    if Md5::digest(&data[MAGIC.len()..body_end]).as_slice() != &data[body_end..] {
-        return None;
-    }
-    let message = proto::AggregatedRecord::decode(data.slice(MAGIC.len()..body_end)).ok()?;
-    let mut out = Vec::new();
-    for (index, record) in message.records.into_iter().enumerate() {
-        let at = |table: &[String], i: u64| table.get(usize::try_from(i).ok()?).cloned();
-        let partition_key = at(&message.partition_key_table, record.partition_key_index?)?;
-        let explicit_hash_key = match record.explicit_hash_key_index {
-            Some(i) => Some(at(&message.explicit_hash_key_table, i)?),
-            None => None,
-        };
-        if record.tags.iter().any(|tag| tag.key.is_none()) {
-            return None;
-        }
-        out.push(UserRecord {
-            data: record.data?,
-            partition_key,
-            explicit_hash_key,
-            sub_sequence: Some(index as u64),
-        });
-    }
-    Some(out)
+    super::unpack_with_prost(data)
 }
 
 fn assert_same_as_reference(data: Bytes) {
@@ -551,6 +528,22 @@ fn decoder_matches_prost_at_the_recursion_limit() {
         );
         assert_same_as_reference(data);
     }
+}
+
+#[test]
+fn producer_layouts_take_the_in_place_path() {
+    let mut agg = Aggregator::new();
+    for i in 0..50 {
+        agg.add(
+            format!("line {i}").as_bytes(),
+            &format!("k{}", i % 7),
+            (i % 2 == 0).then_some("9"),
+        );
+    }
+    let data = Bytes::from(agg.flush().unwrap().data);
+    assert!(
+        matches!(super::decode::unpack(&data), super::decode::Decoded::Records(r) if r.len() == 50)
+    );
 }
 
 #[test]
