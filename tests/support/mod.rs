@@ -217,6 +217,7 @@ fn start_moto() -> Emulator {
 fn start_child(kind: Kind, name: &str, mut cmd: Command, port: u16) -> Emulator {
     let log_dir = target_tmp().join("emulators");
     fs::create_dir_all(&log_dir).expect("create target/tmp/emulators");
+    prune_old_logs(&log_dir);
     let log = log_dir.join(format!("{name}-{}-{port}.log", std::process::id()));
     let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let err = out.try_clone().expect("clone log file");
@@ -262,6 +263,25 @@ fn start_child(kind: Kind, name: &str, mut cmd: Command, port: u16) -> Emulator 
     }
 }
 
+/// Every test binary leaves a log per child emulator; keep a day's worth for post-mortems.
+fn prune_old_logs(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Whether something on `addr` answers an HTTP request (any status will do).
 fn answers_http(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
@@ -300,6 +320,14 @@ impl Drop for Emulator {
 }
 
 impl Emulator {
+    /// Where to look when a call to this emulator fails: its log, for a child process.
+    pub fn log_hint(&self) -> String {
+        match &self.log {
+            Some(log) => format!(" (emulator log: {})", log.display()),
+            None => String::new(),
+        }
+    }
+
     /// An SDK configuration for this emulator: test credentials, [`REGION`], its endpoint, and
     /// no shared config files (tests never read the developer's AWS set-up).
     #[allow(deprecated)]
@@ -359,7 +387,7 @@ impl Emulator {
             .shard_count(shards)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("create stream {name}: {e:?}"));
+            .unwrap_or_else(|e| panic!("create stream {name}: {e:?}{}", self.log_hint()));
         self.wait_active(&client, name).await;
     }
 
@@ -378,7 +406,7 @@ impl Emulator {
             )
             .send()
             .await
-            .unwrap_or_else(|e| panic!("create on-demand stream {name}: {e:?}"));
+            .unwrap_or_else(|e| panic!("create on-demand stream {name}: {e:?}{}", self.log_hint()));
         self.wait_active(&client, name).await;
     }
 
@@ -402,7 +430,8 @@ impl Emulator {
             }
             assert!(
                 Instant::now() < deadline,
-                "stream {name} did not become ACTIVE within 60 s (last status {status:?})"
+                "stream {name} did not become ACTIVE within 60 s (last status {status:?}){}",
+                self.log_hint()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -442,7 +471,9 @@ impl Emulator {
                     .set_records(Some(pending.clone()))
                     .send()
                     .await
-                    .unwrap_or_else(|e| panic!("put_records to {stream}: {e:?}"));
+                    .unwrap_or_else(|e| {
+                        panic!("put_records to {stream}: {e:?}{}", self.log_hint())
+                    });
                 if out.failed_record_count().unwrap_or(0) == 0 {
                     break;
                 }
