@@ -1,1 +1,196 @@
-//! The interactive stream picker (lands with the terminal-experience issue).
+//! The interactive fallbacks for a missing STREAM or PATTERN argument: a fuzzy stream picker and
+//! a pattern prompt that checks the regex before accepting it.
+//!
+//! They only prompt when stdin and stderr are both terminals (the prompt is drawn on stderr, so
+//! stdout stays data only and `ktail tail | less` still works). Anywhere else a missing argument
+//! is a usage error, so a script never hangs on a prompt it cannot answer. Esc or Ctrl-C in a
+//! prompt is an interruption (exit 130) before anything was created.
+
+use std::fmt::Write as _;
+use std::io::{self, IsTerminal};
+
+use anyhow::{Context as _, Result};
+use dialoguer::console::Term;
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{FuzzySelect, Input};
+
+use crate::commands::Context;
+use crate::commands::ls::{self, StreamInfo};
+use crate::exit::{Interrupted, usage};
+use crate::filter::{MatchOptions, Matcher};
+
+/// The stream to use: `given` as is, else one the user picks from every stream in the region.
+pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<String> {
+    if let Some(stream) = given {
+        return Ok(stream);
+    }
+    if !interactive() {
+        return Err(usage(
+            "missing STREAM: name the stream to read (`ktail ls` lists them); \
+             on a terminal ktail offers a picker instead",
+        ));
+    }
+    let sdk = ctx.sdk().await?;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let client = crate::aws::kinesis(sdk);
+    let streams = ls::list_streams(&client)
+        .await
+        .with_context(|| format!("cannot list the streams in {region}"))?;
+    if streams.is_empty() {
+        anyhow::bail!(
+            "there are no streams in {region} to pick from: create one, or pass --region"
+        );
+    }
+    let items = menu_lines(&streams);
+    let picked = tokio::task::spawn_blocking(move || {
+        let term = Term::stderr();
+        let answer = FuzzySelect::with_theme(&ColorfulTheme::default())
+            .with_prompt("stream (type to filter, Enter to pick, Esc to cancel)")
+            .items(&items)
+            .default(0)
+            // Highlighting colours each matched letter on its own, which makes names hard to read.
+            .highlight_matches(false)
+            .interact_on_opt(&term);
+        restore_cursor(&term);
+        answer
+    })
+    .await
+    .context("the stream picker failed")?;
+    match picked.map_err(cancelled_or)? {
+        Some(index) => streams
+            .get(index)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| anyhow::anyhow!("the picker returned no stream; pass STREAM instead")),
+        None => Err(anyhow::Error::new(Interrupted)),
+    }
+}
+
+/// The pattern to use: `given` as is, else one typed at a prompt that refuses an invalid regex
+/// (with the compiler's reason) until it compiles under `options`.
+pub fn resolve_pattern(given: Option<String>, options: MatchOptions) -> Result<String> {
+    if let Some(pattern) = given {
+        return Ok(pattern);
+    }
+    if !interactive() {
+        return Err(usage(
+            "missing PATTERN: give the regex the records must match",
+        ));
+    }
+    let term = Term::stderr();
+    let answer = Input::<String>::with_theme(&ColorfulTheme::default())
+        .with_prompt("pattern (regex)")
+        .validate_with(|input: &String| validate_pattern(input, options))
+        .interact_text_on(&term);
+    restore_cursor(&term);
+    answer.map_err(cancelled_or)
+}
+
+/// Why a typed pattern cannot be used, or nothing when it can.
+fn validate_pattern(input: &str, options: MatchOptions) -> Result<(), String> {
+    if input.is_empty() {
+        return Err("an empty pattern matches every record; type a regex".into());
+    }
+    Matcher::new(&[input], options)
+        .map(|_| ())
+        .map_err(|e| e.reason)
+}
+
+/// Whether a prompt can be answered: someone types on stdin and sees stderr.
+fn interactive() -> bool {
+    io::stdin().is_terminal() && io::stderr().is_terminal()
+}
+
+/// A prompt error: Ctrl-C (read as an interrupted key in raw mode) becomes [`Interrupted`].
+fn cancelled_or(err: dialoguer::Error) -> anyhow::Error {
+    let dialoguer::Error::IO(io) = err;
+    if io.kind() == io::ErrorKind::Interrupted {
+        anyhow::Error::new(Interrupted)
+    } else {
+        anyhow::Error::new(io).context("cannot prompt on the terminal; pass the argument instead")
+    }
+}
+
+/// dialoguer hides the cursor while a menu is open and does not show it again when Ctrl-C ends
+/// the prompt with an error; the shell would be left without a cursor.
+fn restore_cursor(term: &Term) {
+    let _ = term.show_cursor();
+}
+
+/// One aligned line per stream: name, status, mode and open shards.
+fn menu_lines(streams: &[StreamInfo]) -> Vec<String> {
+    let name_width = streams
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let status_width = streams.iter().map(|s| s.status.len()).max().unwrap_or(0);
+    streams
+        .iter()
+        .map(|s| {
+            let mut line = String::new();
+            let shards = if s.open_shards == 1 {
+                "shard"
+            } else {
+                "shards"
+            };
+            let _ = write!(
+                line,
+                "{:<name_width$}  {:<status_width$}  {:<11}  {} open {shards}",
+                s.name,
+                s.status,
+                s.mode.as_str(),
+                s.open_shards
+            );
+            line
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::ls::Mode;
+
+    fn info(name: &str, status: &str, mode: Mode, shards: i32) -> StreamInfo {
+        StreamInfo {
+            name: name.into(),
+            arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}"),
+            status: status.into(),
+            mode,
+            open_shards: shards,
+            retention_hours: 24,
+        }
+    }
+
+    #[test]
+    fn menu_lines_show_status_mode_and_shards_aligned() {
+        let lines = menu_lines(&[
+            info("logs", "ACTIVE", Mode::Provisioned, 1),
+            info("clickstream", "UPDATING", Mode::OnDemand, 4),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "logs         ACTIVE    provisioned  1 open shard",
+                "clickstream  UPDATING  on-demand    4 open shards",
+            ]
+        );
+    }
+
+    #[test]
+    fn patterns_are_checked_as_the_matcher_compiles_them() {
+        let plain = MatchOptions::default();
+        assert!(validate_pattern("status\":5\\d\\d", plain).is_ok());
+        let err = validate_pattern("(unclosed", plain).unwrap_err();
+        assert!(err.contains("unclosed"), "{err}");
+        assert!(validate_pattern("", plain).is_err());
+    }
+
+    #[test]
+    fn given_arguments_are_used_as_they_are() {
+        assert_eq!(
+            resolve_pattern(Some("(raw".into()), MatchOptions::default()).unwrap(),
+            "(raw"
+        );
+    }
+}

@@ -1,1 +1,153 @@
-//! Tests for this area land with its issue.
+//! The terminal experience (issue 7): the stream picker through a real pseudo-terminal, and what
+//! a missing STREAM does without one.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use expectrl::Expect;
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession as Session;
+
+use crate::support::{self, run_ktail, unique_name};
+
+const T: Duration = Duration::from_secs(60);
+
+/// `cmd` on a pseudo-terminal (stdin, stdout and stderr), as a person at a terminal runs it.
+fn on_terminal(mut cmd: Command) -> Session {
+    // `support::ktail` gives the child /dev/null as stdin; inherit keeps the pty's descriptors.
+    cmd.env("TERM", "xterm-256color")
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let mut session = Session::spawn(cmd).expect("spawn ktail on a pty");
+    session.set_expect_timeout(Some(T));
+    session
+}
+
+/// The exit code as a shell reports it, panicking with what the terminal showed when the process did not exit.
+fn exit_code(session: &mut Session) -> i32 {
+    // Drain what is left so a full pty buffer cannot block the exit.
+    let _ = session.expect(expectrl::Eof);
+    match session.get_process().wait().expect("wait for ktail") {
+        WaitStatus::Exited(_, code) => code,
+        // A key typed between two reads of the prompt meets the terminal in cooked mode, where
+        // Ctrl-C is SIGINT itself; a shell reports that as 130 too.
+        WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+        other => panic!("ktail did not exit normally: {other:?}"),
+    }
+}
+
+fn screen(captures: &expectrl::Captures) -> String {
+    String::from_utf8_lossy(captures.before()).into_owned()
+}
+
+#[tokio::test]
+async fn picker_starts_the_tail_on_the_picked_stream() {
+    let emu = support::ferrokinesis();
+    // Neither hex digits nor the other name contain a 'z', so typing "zebra" selects one stream.
+    let walrus = unique_name("pick-walrus");
+    let zebra = unique_name("pick-zebra");
+    emu.create_stream(&walrus, 1).await;
+    emu.create_stream(&zebra, 3).await;
+    emu.put_records(&walrus, ["walrus-record"]).await;
+    emu.put_records(&zebra, ["zebra-before"]).await;
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", "--oldest"]);
+    let mut session = on_terminal(cmd);
+    // Every stream is offered with its status, mode and open shards.
+    let menu = session.expect("1 open shard").expect("the picker menu");
+    let shown = screen(&menu);
+    assert!(
+        shown.contains("stream") && shown.contains(&walrus) && shown.contains("provisioned"),
+        "{shown}"
+    );
+    let menu = session.expect("3 open shards").expect("the picker menu");
+    assert!(screen(&menu).contains(&zebra), "{}", screen(&menu));
+    session.send("zebra").unwrap();
+    session.send("\r").unwrap();
+
+    session
+        .expect("zebra-before")
+        .expect("the tail of the picked stream");
+    emu.put_records(&zebra, ["zebra-after"]).await;
+    session
+        .expect("zebra-after")
+        .expect("a record put after the tail started");
+    // Ctrl-C on the terminal (back in cooked mode) stops the tail: exit 130.
+    session.send("\x03").unwrap();
+    let rest = session.expect(expectrl::Eof).expect("ktail exits");
+    assert!(
+        !screen(&rest).contains("walrus-record"),
+        "read the other stream: {}",
+        screen(&rest)
+    );
+    assert_eq!(exit_code(&mut session), 130);
+}
+
+#[tokio::test]
+async fn esc_in_the_picker_exits_130() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("pick-esc");
+    emu.create_stream(&name, 1).await;
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail"]);
+    let mut session = on_terminal(cmd);
+    session.expect(name.as_str()).expect("the picker menu");
+    session.send("\x1b").unwrap();
+    assert_eq!(exit_code(&mut session), 130);
+}
+
+#[tokio::test]
+async fn ctrl_c_in_the_picker_exits_130() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("pick-ctrl-c");
+    emu.create_stream(&name, 1).await;
+
+    let mut cmd = emu.ktail();
+    cmd.args(["tail"]);
+    let mut session = on_terminal(cmd);
+    session.expect(name.as_str()).expect("the picker menu");
+    session.send("\x03").unwrap();
+    assert_eq!(exit_code(&mut session), 130);
+}
+
+#[test]
+fn picker_with_no_streams_says_so() {
+    let emu = support::ferrokinesis();
+    let mut cmd = emu.ktail();
+    cmd.args(["tail"]);
+    let mut session = on_terminal(cmd);
+    session
+        .expect("no streams in us-east-1")
+        .expect("the no-streams message");
+    assert_eq!(exit_code(&mut session), 1);
+}
+
+#[test]
+fn missing_stream_without_a_terminal_is_a_usage_error() {
+    let emu = support::ferrokinesis();
+    let mut cmd = emu.ktail();
+    cmd.args(["tail"]);
+    let out = run_ktail(cmd, T);
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with("ktail: missing STREAM") && out.stderr.contains("ktail ls"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_flags_are_reported_before_the_picker() {
+    let emu = support::ferrokinesis();
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", "-g", "(unclosed"]);
+    let mut session = on_terminal(cmd);
+    session
+        .expect("invalid pattern")
+        .expect("the pattern error");
+    assert_eq!(exit_code(&mut session), 2);
+}

@@ -16,12 +16,25 @@ use crate::exit::{ExitCode, usage};
 use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{self, Cancel, Selection, Start, Stop, StreamRef, TailConfig};
 use crate::output::{self, PrintOptions, Printer};
+use crate::picker;
 
 /// stdout buffer; flushed whenever the readers have nothing more waiting.
 const STDOUT_BUFFER: usize = 64 * 1024;
 
-pub async fn run(ctx: &Context, args: TailArgs) -> Result<ExitCode> {
-    let (config, print) = resolve(&args, output::use_color(ctx.global.color))?;
+pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
+    let color = output::use_color(ctx.global.color);
+    if args.stream.is_none() {
+        // The other flags are checked before the picker, so a typo is not found after picking.
+        resolve(
+            &TailArgs {
+                stream: Some("-".into()),
+                ..args.clone()
+            },
+            color,
+        )?;
+    }
+    args.stream = Some(picker::resolve_stream(ctx, args.stream.take()).await?);
+    let (config, print) = resolve(&args, color)?;
     let client = kinesis::client(ctx.sdk().await?);
     let cancel = Cancel::new();
     on_signals(cancel.clone());
@@ -37,8 +50,7 @@ pub async fn run(ctx: &Context, args: TailArgs) -> Result<ExitCode> {
 /// Flags → what to read and how to print it. Validates everything before any AWS call.
 pub fn resolve(args: &TailArgs, color: bool) -> Result<(TailConfig, PrintOptions)> {
     let Some(stream) = args.stream.as_deref() else {
-        // The interactive picker comes with the UX work; until then a terminal gets the same
-        // error, so scripts and people learn the same usage.
+        // `run` picks a stream first on a terminal; library callers must name one.
         return Err(usage(
             "no stream given: run `ktail tail STREAM` (`ktail ls` lists the streams)",
         ));
