@@ -37,8 +37,11 @@ fn exit_code(session: &mut Session) -> i32 {
     }
 }
 
+/// What the terminal showed up to and including the match (EOF matches everything left).
 fn screen(captures: &expectrl::Captures) -> String {
-    String::from_utf8_lossy(captures.before()).into_owned()
+    let mut text = captures.before().to_vec();
+    text.extend(captures.matches().flatten());
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 #[tokio::test]
@@ -150,4 +153,27 @@ fn bad_flags_are_reported_before_the_picker() {
         .expect("invalid pattern")
         .expect("the pattern error");
     assert_eq!(exit_code(&mut session), 2);
+}
+
+#[tokio::test]
+async fn put_shows_totals_on_a_terminal() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("put-terminal");
+    emu.create_stream(&name, 1).await;
+    let path = support::target_tmp().join(format!("{name}.txt"));
+    std::fs::write(&path, "a\nb\n\nc\n").unwrap();
+    let mut cmd = emu.ktail();
+    cmd.args(["put", &name, "--file"]).arg(&path);
+    let mut session = on_terminal(cmd);
+    session
+        .expect("3 lines put as 3 records in")
+        .expect("the totals");
+    let rest = session.expect(expectrl::Eof).expect("ktail exits");
+    let rest = screen(&rest);
+    assert!(
+        rest.contains("lines/s), 1 empty skipped to") && rest.contains(&name),
+        "{rest}"
+    );
+    assert_eq!(exit_code(&mut session), 0);
+    let _ = std::fs::remove_file(&path);
 }

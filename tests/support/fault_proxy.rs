@@ -26,6 +26,18 @@ pub struct FaultProxy {
 /// Proxies to `upstream` (`http://host:port`), answering the `operation` calls (the X-Amz-Target
 /// suffix, e.g. "GetRecords") that `rule` picks with HTTP 400 and `error_type`.
 pub fn start(upstream: &str, operation: &str, error_type: &str, rule: Rule) -> FaultProxy {
+    let body = format!(r#"{{"__type":"{error_type}","message":"injected by the test proxy"}}"#);
+    let answer: Answer = Arc::new(move |n, _request| rule(n).then(|| (400, body.clone())));
+    start_answering(upstream, operation, answer)
+}
+
+/// Decides, for the n-th call (from 0) of the targeted operation and its request body, whether to
+/// answer it here with `(HTTP status, JSON body)` instead of forwarding it; e.g. a 200 PutRecords
+/// answer whose entries all failed, which no emulator produces on demand.
+pub type Answer = Arc<dyn Fn(usize, &[u8]) -> Option<(u16, String)> + Send + Sync>;
+
+/// Proxies to `upstream`, letting `answer` reply to the `operation` calls it chooses.
+pub fn start_answering(upstream: &str, operation: &str, answer: Answer) -> FaultProxy {
     let upstream = upstream
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -35,7 +47,6 @@ pub fn start(upstream: &str, operation: &str, error_type: &str, rule: Rule) -> F
     let injected = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(AtomicUsize::new(0));
     let target = format!(".{operation}");
-    let body = format!(r#"{{"__type":"{error_type}","message":"injected by the test proxy"}}"#);
     {
         let injected = injected.clone();
         let seen = seen.clone();
@@ -43,10 +54,10 @@ pub fn start(upstream: &str, operation: &str, error_type: &str, rule: Rule) -> F
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 let upstream = upstream.clone();
-                let (injected, seen, rule) = (injected.clone(), seen.clone(), rule.clone());
-                let (target, body) = (target.clone(), body.clone());
+                let (injected, seen, answer) = (injected.clone(), seen.clone(), answer.clone());
+                let target = target.clone();
                 thread::spawn(move || {
-                    let _ = serve(client, &upstream, &target, &body, &rule, &injected, &seen);
+                    let _ = serve(client, &upstream, &target, &answer, &injected, &seen);
                 });
             }
         });
@@ -62,8 +73,7 @@ fn serve(
     client: TcpStream,
     upstream: &str,
     target: &str,
-    error_body: &str,
-    rule: &Rule,
+    answer: &Answer,
     injected: &AtomicUsize,
     seen: &AtomicUsize,
 ) -> io::Result<()> {
@@ -84,13 +94,13 @@ fn serve(
         let targeted = header(&headers, "x-amz-target").is_some_and(|t| t.ends_with(target));
         if targeted {
             let n = seen.fetch_add(1, Ordering::SeqCst);
-            if rule(n) {
+            if let Some((status, answer_body)) = answer(n, &body) {
                 injected.fetch_add(1, Ordering::SeqCst);
                 write!(
                     client,
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{}",
-                    error_body.len(),
-                    error_body
+                    "HTTP/1.1 {status} Injected\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{}",
+                    answer_body.len(),
+                    answer_body
                 )?;
                 client.flush()?;
                 continue;
