@@ -37,6 +37,9 @@ pub struct AggregatedRecord {
 /// user record that does not fit even alone is still accepted: it is emitted by itself, plain and
 /// unchanged, never split or dropped (Kinesis then rejects it if it is over the stream's limit).
 ///
+/// As with the KPL, a record emitted plain whose data happens to be a valid aggregate (magic,
+/// message and matching MD5) is read back as that aggregate's records.
+///
 /// Records are not grouped by shard as the KPL does: the aggregate goes to the shard of its first
 /// user record's key, and each user record keeps its own keys when read back.
 #[derive(Debug, Clone)]
