@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -185,6 +186,7 @@ pub struct FilterArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TailArgs {
     /// Stream name or ARN (omit on a terminal to pick one).
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: Option<String>,
 
     #[command(flatten)]
@@ -306,6 +308,7 @@ impl Default for DeployArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GrepArgs {
     /// Source stream name or ARN (omit on a terminal to pick one).
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: Option<String>,
 
     /// Regex the records must match (prompted for on a terminal when omitted).
@@ -351,6 +354,7 @@ pub enum ReportFormat {
 #[derive(Debug, Args, Clone, Default)]
 pub struct AttachArgs {
     /// Source stream name or ARN (omit on a terminal to pick one).
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: Option<String>,
 
     /// Regex the records must match (prompted for on a terminal when omitted).
@@ -373,6 +377,7 @@ pub struct AttachArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct DetachArgs {
     /// Source stream name or ARN.
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: String,
 
     /// The pattern given to `attach` (omit with --all).
@@ -401,6 +406,7 @@ pub struct ListArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PutArgs {
     /// Stream name or ARN.
+    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: String,
 
     /// Read lines from this file instead of stdin.

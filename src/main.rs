@@ -7,6 +7,7 @@ use ktail::cli::Cli;
 use ktail::exit::{self, ExitCode};
 
 fn main() -> std::process::ExitCode {
+    ktail::commands::completions::complete_from_env();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

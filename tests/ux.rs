@@ -177,3 +177,90 @@ async fn put_shows_totals_on_a_terminal() {
     assert_eq!(exit_code(&mut session), 0);
     let _ = std::fs::remove_file(&path);
 }
+
+// ---- dynamic completion of stream names ------------------------------------------------------
+
+/// What fish would offer for `words` (the last one being completed), with its own cache dir.
+fn complete(endpoint: &str, cache: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let mut cmd = support::ktail();
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("XDG_CACHE_HOME", cache)
+        .env("KTAIL_COMPLETE", "fish")
+        .args(["--", "ktail"])
+        .args(words);
+    // Far above the 1 s budget: only a TAB that waits on the network would take this long.
+    let out = run_ktail(cmd, Duration::from_secs(20));
+    out.assert_success();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    out.stdout_lines()
+}
+
+/// Makes the one cache file look older than its 30 s lifetime.
+fn age_cache(cache: &std::path::Path) {
+    let dir = cache.join("ktail");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn tab_completes_stream_names_from_a_short_lived_cache() {
+    let mut emu = Some(support::ferrokinesis());
+    let endpoint = emu.as_ref().unwrap().endpoint.clone();
+    let cache = support::target_tmp().join(unique_name("completion-cache"));
+    let zebra = unique_name("comp-zebra");
+    let walrus = unique_name("comp-walrus");
+    for name in [&zebra, &walrus] {
+        emu.as_ref().unwrap().create_stream(name, 1).await;
+    }
+    assert_eq!(
+        complete(&endpoint, &cache, &["tail", "comp-z"]),
+        [zebra.as_str()]
+    );
+    let all = complete(&endpoint, &cache, &["put", ""]);
+    assert!(all.contains(&zebra) && all.contains(&walrus), "{all:?}");
+
+    // Within 30 s the cached listing answers: a new stream is not seen yet...
+    let yak = unique_name("comp-yak");
+    emu.as_ref().unwrap().create_stream(&yak, 1).await;
+    assert!(complete(&endpoint, &cache, &["tail", "comp-y"]).is_empty());
+    // ...and after it, the region is listed again.
+    age_cache(&cache);
+    assert_eq!(
+        complete(&endpoint, &cache, &["grep", "comp-y"]),
+        [yak.as_str()]
+    );
+
+    // AWS gone: the last listing is better than nothing.
+    age_cache(&cache);
+    drop(emu.take());
+    assert_eq!(
+        complete(&endpoint, &cache, &["detach", "comp-w"]),
+        [walrus.as_str()]
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn tab_never_waits_on_an_endpoint_that_does_not_answer() {
+    // Accepts connections (the kernel's backlog) and never answers a request.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let cache = support::target_tmp().join(unique_name("completion-silent"));
+    // With nothing typed, clap offers the flags; no stream name came back.
+    let offered = complete(&endpoint, &cache, &["tail", ""]);
+    assert!(offered.iter().all(|l| l.starts_with('-')), "{offered:?}");
+    assert!(!offered.is_empty());
+    // Subcommands still complete, with no AWS call at all.
+    assert!(
+        complete(&endpoint, &cache, &["ta"])
+            .iter()
+            .any(|l| l.starts_with("tail\t"))
+    );
+    drop(silent);
+}

@@ -110,7 +110,7 @@ pub async fn list_streams(client: &Client) -> Result<Vec<StreamInfo>> {
 /// All pages of ListStreams. Pages follow `NextToken` as the SDK paginator does, and fall back to
 /// the older `ExclusiveStartStreamName` when a service says `HasMoreStreams` without a token
 /// (ferrokinesis and older emulators), which the paginator would silently stop at.
-async fn list_stream_names(client: &Client) -> Result<Vec<String>> {
+pub async fn list_stream_names(client: &Client) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     let mut next_token: Option<String> = None;
     loop {
