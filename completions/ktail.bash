@@ -37,6 +37,9 @@ _ktail() {
             ktail,ls)
                 cmd="ktail__subcmd__ls"
                 ;;
+            ktail,man)
+                cmd="ktail__subcmd__man"
+                ;;
             ktail,put)
                 cmd="ktail__subcmd__put"
                 ;;
@@ -67,6 +70,9 @@ _ktail() {
             ktail__subcmd__help,ls)
                 cmd="ktail__subcmd__help__subcmd__ls"
                 ;;
+            ktail__subcmd__help,man)
+                cmd="ktail__subcmd__help__subcmd__man"
+                ;;
             ktail__subcmd__help,put)
                 cmd="ktail__subcmd__help__subcmd__put"
                 ;;
@@ -83,7 +89,7 @@ _ktail() {
 
     case "${cmd}" in
         ktail)
-            opts="-q -h -V --profile --region --endpoint-url --color --quiet --debug --help --version tail grep attach detach status ls put completions alias help"
+            opts="-q -h -V --profile --region --endpoint-url --color --quiet --debug --help --version tail grep attach detach status ls put completions alias man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,7 +373,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__help)
-            opts="tail grep attach detach status ls put completions alias help"
+            opts="tail grep attach detach status ls put completions alias man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -478,6 +484,20 @@ _ktail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ktail__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ktail__subcmd__help__subcmd__put)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -533,6 +553,40 @@ _ktail() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ktail__subcmd__man)
+            opts="-q -h -V --dir --profile --region --endpoint-url --color --quiet --debug --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --profile)

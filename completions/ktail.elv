@@ -38,6 +38,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand put 'Send lines from stdin (or a file) to a stream as records'
             cand completions 'Print a shell completion script'
             cand alias 'Print the AWS CLI alias line that makes `aws ktail …` work'
+            cand man 'Print the man page, or write one per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'ktail;tail'= {
@@ -239,6 +240,20 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'ktail;man'= {
+            cand --dir 'Write ktail.1 and ktail-SUBCOMMAND.1 into this directory instead of printing ktail.1'
+            cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
+            cand --region 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)'
+            cand --endpoint-url 'Send every AWS call to this endpoint, e.g. a local emulator'
+            cand --color 'When to colour output'
+            cand -q 'Print nothing on stderr but errors'
+            cand --quiet 'Print nothing on stderr but errors'
+            cand --debug 'Log AWS SDK activity to stderr (credentials are never logged)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'ktail;help'= {
             cand tail 'Follow every shard of a stream, like `tail -f`'
             cand grep 'Filter a stream on the server side and tail the matches; cleans up on exit'
@@ -249,6 +264,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand put 'Send lines from stdin (or a file) to a stream as records'
             cand completions 'Print a shell completion script'
             cand alias 'Print the AWS CLI alias line that makes `aws ktail …` work'
+            cand man 'Print the man page, or write one per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'ktail;help;tail'= {
@@ -268,6 +284,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
         &'ktail;help;completions'= {
         }
         &'ktail;help;alias'= {
+        }
+        &'ktail;help;man'= {
         }
         &'ktail;help;help'= {
         }

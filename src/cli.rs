@@ -68,6 +68,9 @@ pub enum Command {
     /// Print the AWS CLI alias line that makes `aws ktail …` work.
     #[command(after_help = "Example:\n  ktail alias >> ~/.aws/cli/alias")]
     Alias,
+    /// Print the man page, or write one per subcommand into a directory.
+    #[command(hide = true, after_help = "Example:\n  ktail man | man -l -")]
+    Man(ManArgs),
 }
 
 /// Options that every subcommand takes. They behave like the AWS CLI's.
@@ -427,6 +430,13 @@ pub struct CompletionsArgs {
     /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ManArgs {
+    /// Write ktail.1 and ktail-SUBCOMMAND.1 into this directory instead of printing ktail.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Parses a duration such as `30s`, `5m`, `1h30m` or `250ms`.

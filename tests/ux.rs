@@ -264,3 +264,57 @@ fn tab_never_waits_on_an_endpoint_that_does_not_answer() {
     );
     drop(silent);
 }
+
+// ---- man pages -------------------------------------------------------------------------------
+
+#[test]
+fn man_pages_are_up_to_date() {
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let fresh = support::target_tmp().join(unique_name("man"));
+    let mut cmd = support::ktail();
+    cmd.args(["man", "--dir"]).arg(&fresh);
+    run_ktail(cmd, T).assert_success();
+    let names = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let generated = names(&fresh);
+    assert!(
+        generated.contains(&"ktail.1".to_owned()) && generated.contains(&"ktail-put.1".to_owned()),
+        "{generated:?}"
+    );
+    assert_eq!(
+        names(&committed),
+        generated,
+        "man/ lists other pages than the CLI has: run completions/generate.sh"
+    );
+    for name in &generated {
+        assert!(
+            std::fs::read(committed.join(name)).ok() == std::fs::read(fresh.join(name)).ok(),
+            "man/{name} is out of date with src/cli.rs: run completions/generate.sh"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&fresh);
+
+    // `ktail man` alone prints ktail(1).
+    let out = run_ktail(
+        {
+            let mut cmd = support::ktail();
+            cmd.arg("man");
+            cmd
+        },
+        T,
+    );
+    out.assert_success();
+    assert_eq!(
+        out.stdout,
+        std::fs::read(committed.join("ktail.1")).unwrap()
+    );
+    assert!(out.stdout_str().contains(".SH SYNOPSIS"));
+}

@@ -13,6 +13,7 @@ pub mod completions;
 pub mod detach;
 pub mod grep;
 pub mod ls;
+pub mod man;
 pub mod put;
 pub mod status;
 pub mod tail;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Put(args) => put::run(&ctx, args).await,
         Command::Completions(args) => completions::run(&ctx, args).await,
         Command::Alias => alias::run(&ctx).await,
+        Command::Man(args) => man::run(args),
     }
 }
 
