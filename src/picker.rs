@@ -15,7 +15,7 @@ use dialoguer::theme::ColorfulTheme;
 use dialoguer::{FuzzySelect, Input};
 
 use crate::commands::Context;
-use crate::commands::ls::{self, StreamInfo};
+use crate::commands::ls::{self, Mode, StreamInfo};
 use crate::exit::{Interrupted, usage};
 use crate::filter::{MatchOptions, Matcher};
 
@@ -41,7 +41,7 @@ pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<Stri
             "there are no streams in {region} to pick from: create one, or pass --region"
         );
     }
-    let items = menu_lines(&streams);
+    let items = menu_lines(&streams.iter().map(menu_row).collect::<Vec<_>>());
     let picked = tokio::task::spawn_blocking(move || {
         let term = Term::stderr();
         let answer = FuzzySelect::with_theme(&ColorfulTheme::default())
@@ -116,30 +116,30 @@ fn restore_cursor(term: &Term) {
     let _ = term.show_cursor();
 }
 
-/// One aligned line per stream: name, status, mode and open shards.
-fn menu_lines(streams: &[StreamInfo]) -> Vec<String> {
-    let name_width = streams
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let status_width = streams.iter().map(|s| s.status.len()).max().unwrap_or(0);
-    streams
-        .iter()
-        .map(|s| {
+/// What the menu shows of a stream: name, status, capacity mode and open shards.
+type MenuRow<'a> = (&'a str, &'a str, Mode, i32);
+
+fn menu_row(stream: &StreamInfo) -> MenuRow<'_> {
+    (
+        &stream.name,
+        &stream.status,
+        stream.mode,
+        stream.open_shards,
+    )
+}
+
+/// One aligned line per stream.
+fn menu_lines(rows: &[MenuRow<'_>]) -> Vec<String> {
+    let name_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let status_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|&(name, status, mode, shards)| {
             let mut line = String::new();
-            let shards = if s.open_shards == 1 {
-                "shard"
-            } else {
-                "shards"
-            };
+            let noun = if shards == 1 { "shard" } else { "shards" };
             let _ = write!(
                 line,
-                "{:<name_width$}  {:<status_width$}  {:<11}  {} open {shards}",
-                s.name,
-                s.status,
-                s.mode.as_str(),
-                s.open_shards
+                "{name:<name_width$}  {status:<status_width$}  {:<11}  {shards} open {noun}",
+                mode.as_str(),
             );
             line
         })
@@ -149,24 +149,12 @@ fn menu_lines(streams: &[StreamInfo]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::ls::Mode;
-
-    fn info(name: &str, status: &str, mode: Mode, shards: i32) -> StreamInfo {
-        StreamInfo {
-            name: name.into(),
-            arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}"),
-            status: status.into(),
-            mode,
-            open_shards: shards,
-            retention_hours: 24,
-        }
-    }
 
     #[test]
     fn menu_lines_show_status_mode_and_shards_aligned() {
         let lines = menu_lines(&[
-            info("logs", "ACTIVE", Mode::Provisioned, 1),
-            info("clickstream", "UPDATING", Mode::OnDemand, 4),
+            ("logs", "ACTIVE", Mode::Provisioned, 1),
+            ("clickstream", "UPDATING", Mode::OnDemand, 4),
         ]);
         assert_eq!(
             lines,
