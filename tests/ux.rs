@@ -318,3 +318,31 @@ fn man_pages_are_up_to_date() {
     );
     assert!(out.stdout_str().contains(".SH SYNOPSIS"));
 }
+
+#[tokio::test]
+async fn ctrl_c_in_put_sends_what_was_typed_and_exits_130() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("put-ctrl-c");
+    emu.create_stream(&name, 1).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["put", &name, "--partition-key", "k"]);
+    let mut session = on_terminal(cmd);
+    // The spinner shows once put is reading (and its Ctrl-C handler is in place).
+    session.expect("waiting for input").expect("the spinner");
+    session.send("typed-1\rtyped-2\r").unwrap();
+    // Ctrl-C discards typed input the program has not read yet (the terminal's own rule), so
+    // wait until put has the lines.
+    session.expect("2 lines put").expect("the lines sent");
+    session.send("\x03").unwrap();
+    let _ = session.expect(expectrl::Eof);
+    // Exited with 130 itself, not killed by SIGINT: it had the chance to send.
+    match session.get_process().wait().expect("wait for ktail") {
+        WaitStatus::Exited(_, 130) => {}
+        other => panic!("ktail put did not exit 130: {other:?}"),
+    }
+    let mut tail = emu.ktail();
+    tail.args(["tail", "--oldest", "-e", &name]);
+    let out = run_ktail(tail, T);
+    out.assert_success();
+    assert_eq!(out.stdout_lines(), ["typed-1", "typed-2"]);
+}

@@ -5,11 +5,14 @@
 //! they carry nothing a reader could tell apart, and an empty line between log lines is almost
 //! always noise. A line over Kinesis' 1 MiB record limit (data plus partition key) cannot be put
 //! at all; it is reported and counted, never split. Entries that PutRecords reports as failed
-//! (throttling, internal errors) are resent with backoff a bounded number of times; whole
-//! requests are retried by the SDK. Any line not put makes the exit code 1, with a count.
+//! (throttling, internal errors) are resent with backoff a bounded number of times (so they land
+//! after the entries that went through with them: PutRecords keeps no order across a partial
+//! failure); whole requests are retried by the SDK. Any line not put makes the exit code 1, with
+//! a count.
 //!
 //! Lines are sent as soon as input pauses (after [`LINGER`]), so `tail -f app.log | ktail put`
-//! streams instead of waiting for a full batch.
+//! streams instead of waiting for a full batch. Ctrl-C stops reading, sends what was read, and
+//! exits 130; a second Ctrl-C exits at once.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -70,6 +73,8 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
     let stream = StreamRef::parse(&args.stream);
     let client = crate::aws::kinesis(ctx.sdk().await?);
 
+    // Listening before anything is shown, so a Ctrl-C is never the default (lines lost) one.
+    let interrupt = Interrupt::listen();
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || read_lines(input, tx));
     let progress = Meter::new(Mode::detect(&ctx.global));
@@ -78,20 +83,24 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
         stream,
         stats: Stats::default(),
         progress,
+        interrupted: false,
     };
     let outcome = put
-        .run(rx, args.aggregate, args.partition_key.as_deref())
+        .run(rx, args.aggregate, args.partition_key.as_deref(), interrupt)
         .await;
     put.progress.finish();
     outcome?;
-    reader
-        .await
-        .context("the input reader failed")?
-        .context("cannot read the input")?;
+    if !put.interrupted {
+        reader
+            .await
+            .context("the input reader failed")?
+            .context("cannot read the input")?;
+    }
 
     let stats = &put.stats;
     put.progress.summary(stats, put.stream.name());
     match stats.not_put() {
+        0 if put.interrupted => Ok(ExitCode::Interrupted),
         0 => Ok(ExitCode::Success),
         n => Err(anyhow!(
             "{n} of {} lines were not put to {}: {}",
@@ -232,6 +241,8 @@ struct Putter {
     stream: StreamRef,
     stats: Stats,
     progress: Meter,
+    /// Ctrl-C ended the input early.
+    interrupted: bool,
 }
 
 impl Putter {
@@ -240,46 +251,70 @@ impl Putter {
         mut lines: mpsc::Receiver<Vec<u8>>,
         aggregate: bool,
         partition_key: Option<&str>,
+        mut interrupt: Interrupt,
     ) -> Result<()> {
         let mut aggregator = aggregate.then(Aggregator::new);
         let mut batch = Batch::default();
+        let mut interrupt = std::pin::pin!(interrupt.recv());
         loop {
             let idle = batch.is_empty() && aggregator.as_ref().is_none_or(Aggregator::is_empty);
-            let next = if idle {
-                lines.recv().await
-            } else {
-                match tokio::time::timeout(LINGER, lines.recv()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        self.flush(&mut batch, aggregator.as_mut()).await?;
-                        continue;
+            let next = tokio::select! {
+                // Ctrl-C stops reading; what was already read is still sent.
+                _ = &mut interrupt => {
+                    self.interrupted = true;
+                    exit_on_second_interrupt();
+                    lines.close();
+                    while let Ok(line) = lines.try_recv() {
+                        self.accept(line, &mut batch, aggregator.as_mut(), partition_key)
+                            .await?;
                     }
+                    break;
                 }
+                next = next_line(&mut lines, idle) => next,
             };
-            let Some(line) = next else { break };
-            if line.is_empty() {
-                self.stats.empty += 1;
-                continue;
+            match next {
+                Next::Line(line) => {
+                    self.accept(line, &mut batch, aggregator.as_mut(), partition_key)
+                        .await?
+                }
+                Next::End => break,
+                Next::Pause => self.flush(&mut batch, aggregator.as_mut()).await?,
             }
-            self.stats.lines += 1;
-            let key = partition_key.map_or_else(random_key, str::to_owned);
-            if line.len() + key.len() > MAX_RECORD_BYTES {
-                self.oversized(line.len());
-                continue;
-            }
-            let entry = match aggregator.as_mut() {
-                Some(aggregator) => match aggregator.add(&line, &key, None) {
-                    Some(full) => Entry::from_aggregate(full)?,
-                    None => continue,
-                },
-                None => Entry::new(line, key, None, 1)?,
-            };
-            if !batch.fits(&entry) {
-                self.send(batch.take()).await?;
-            }
-            batch.push(entry);
         }
         self.flush(&mut batch, aggregator.as_mut()).await
+    }
+
+    /// One input line into the batch (through the aggregator with `--aggregate`), sending the
+    /// batch first when the line's entry would not fit.
+    async fn accept(
+        &mut self,
+        line: Vec<u8>,
+        batch: &mut Batch,
+        aggregator: Option<&mut Aggregator>,
+        partition_key: Option<&str>,
+    ) -> Result<()> {
+        if line.is_empty() {
+            self.stats.empty += 1;
+            return Ok(());
+        }
+        self.stats.lines += 1;
+        let key = partition_key.map_or_else(random_key, str::to_owned);
+        if line.len() + key.len() > MAX_RECORD_BYTES {
+            self.oversized(line.len());
+            return Ok(());
+        }
+        let entry = match aggregator {
+            Some(aggregator) => match aggregator.add(&line, &key, None) {
+                Some(full) => Entry::from_aggregate(full)?,
+                None => return Ok(()),
+            },
+            None => Entry::new(line, key, None, 1)?,
+        };
+        if !batch.fits(&entry) {
+            self.send(batch.take()).await?;
+        }
+        batch.push(entry);
+        Ok(())
     }
 
     /// Sends everything pending, including a partly filled aggregate.
@@ -386,6 +421,60 @@ impl Putter {
         }
         anyhow::Error::new(err).context(format!("cannot put records to {name}; {so_far}"))
     }
+}
+
+enum Next {
+    Line(Vec<u8>),
+    /// Input paused for [`LINGER`] with a batch pending.
+    Pause,
+    End,
+}
+
+/// The next line; with a batch pending (`idle` false), waits at most [`LINGER`] for it.
+async fn next_line(lines: &mut mpsc::Receiver<Vec<u8>>, idle: bool) -> Next {
+    let next = if idle {
+        lines.recv().await
+    } else {
+        match tokio::time::timeout(LINGER, lines.recv()).await {
+            Ok(next) => next,
+            Err(_) => return Next::Pause,
+        }
+    };
+    next.map_or(Next::End, Next::Line)
+}
+
+/// Ctrl-C, listened for from creation on (tokio's `ctrl_c()` only starts listening when first
+/// polled).
+struct Interrupt {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupt {
+    fn listen() -> Self {
+        Interrupt {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            signal.recv().await;
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// After a first Ctrl-C the pending lines are being sent; a second one exits at once.
+fn exit_on_second_interrupt() {
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(ExitCode::Interrupted as i32);
+        }
+    });
 }
 
 /// A partition key that spreads records over every shard.
