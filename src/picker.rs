@@ -8,11 +8,13 @@
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use dialoguer::console::Term;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{FuzzySelect, Input};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::commands::Context;
 use crate::commands::ls::{self, Mode, StreamInfo};
@@ -33,9 +35,16 @@ pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<Stri
     let sdk = ctx.sdk().await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let client = crate::aws::kinesis(sdk);
-    let streams = ls::list_streams(&client)
-        .await
-        .with_context(|| format!("cannot list the streams in {region}"))?;
+    // Describing every stream takes a moment in a large region; say what is going on meanwhile.
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner:.cyan} {msg}") {
+        spinner.set_style(style);
+    }
+    spinner.set_message(format!("listing the streams in {region}…"));
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let streams = ls::list_streams(&client).await;
+    spinner.finish_and_clear();
+    let streams = streams.with_context(|| format!("cannot list the streams in {region}"))?;
     if streams.is_empty() {
         anyhow::bail!(
             "there are no streams in {region} to pick from: create one, or pass --region"
