@@ -1,5 +1,46 @@
-//! The grep Lambda function; its body lands with the grep Lambda issue.
-fn main() {
-    eprintln!("ktail-grep: not implemented yet");
-    std::process::exit(1);
+//! The `bootstrap` of the grep Lambda (runtime `provided.al2023`): builds the [`Handler`] once at
+//! init and serves Kinesis batches through `lambda_runtime`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use ktail_grep::aws_env::AwsEnv;
+use ktail_grep::{Config, Handler};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            // Init fails with this one line in the function's log.
+            eprintln!("ktail-grep: invalid configuration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let aws = match AwsEnv::from_env() {
+        Ok(aws) => aws,
+        Err(err) => {
+            eprintln!("ktail-grep: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handler = Arc::new(Handler::new(config, aws.kinesis(), aws.lambda()));
+    let result = lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisEvent>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let deadline = event.context.deadline();
+            Ok::<KinesisEventResponse, Error>(handler.handle(event.payload, deadline).await)
+        }
+    }))
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ktail-grep: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

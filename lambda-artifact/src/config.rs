@@ -1,0 +1,144 @@
+//! The function's configuration: read from its environment once, at init, and validated there so a
+//! bad deployment fails with one clear line instead of on every invocation.
+
+use std::fmt;
+
+use ktail::filter::{MatchOptions, Matcher};
+
+/// Where matches go: Kinesis accepts either a stream name or its ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamTarget {
+    Name(String),
+    Arn(String),
+}
+
+impl StreamTarget {
+    pub fn parse(value: &str) -> Self {
+        if value.starts_with("arn:") {
+            StreamTarget::Arn(value.to_owned())
+        } else {
+            StreamTarget::Name(value.to_owned())
+        }
+    }
+}
+
+/// Everything an invocation needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub matcher: Matcher,
+    pub output: StreamTarget,
+    /// Unix seconds after which the attachment is abandoned (the client that made it is gone).
+    pub expires_at: Option<u64>,
+    /// The function's own name, to find its event source mappings when it expires.
+    pub function_name: Option<String>,
+}
+
+/// A configuration the function cannot run with; the message names the variable to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let pattern = lookup("MATCH")
+            .ok_or_else(|| ConfigError("MATCH is not set: set it to the regular expression to forward".into()))?;
+        let output = lookup("STREAM_NAME")
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError("STREAM_NAME is not set: set it to the output stream's name or ARN".into())
+            })?;
+        let options = MatchOptions {
+            invert: flag(&lookup, "MATCH_INVERT")?,
+            ignore_case: flag(&lookup, "MATCH_IGNORE_CASE")?,
+        };
+        let matcher = Matcher::new(&[pattern], options)
+            .map_err(|e| ConfigError(format!("MATCH is not a valid pattern: {e}")))?;
+        let expires_at = match lookup("KTAIL_EXPIRES_AT").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                ConfigError(format!("KTAIL_EXPIRES_AT must be unix seconds, not {v:?}"))
+            })?),
+        };
+        Ok(Config {
+            matcher,
+            output: StreamTarget::parse(output.trim()),
+            expires_at,
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, ConfigError> {
+    match lookup(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v == "1" || v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v == "0" || v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(ConfigError(format!("{name} must be true, false, 1 or 0, not {v:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn minimal_configuration() {
+        let c = config(&[("MATCH", "err"), ("STREAM_NAME", "out")]).unwrap();
+        assert_eq!(c.output, StreamTarget::Name("out".into()));
+        assert!(c.matcher.is_match(b"an err"));
+        assert!(!c.matcher.is_match(b"an ERR"));
+        assert_eq!(c.expires_at, None);
+    }
+
+    #[test]
+    fn flags_and_arn() {
+        let c = config(&[
+            ("MATCH", "err"),
+            ("STREAM_NAME", "arn:aws:kinesis:us-east-1:123456789012:stream/out"),
+            ("MATCH_INVERT", "true"),
+            ("MATCH_IGNORE_CASE", "1"),
+            ("KTAIL_EXPIRES_AT", "1700000000"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "ktail-grep-x"),
+        ])
+        .unwrap();
+        assert!(matches!(c.output, StreamTarget::Arn(_)));
+        assert!(!c.matcher.is_match(b"ERR"));
+        assert!(c.matcher.is_match(b"fine"));
+        assert_eq!(c.expires_at, Some(1_700_000_000));
+        assert_eq!(c.function_name.as_deref(), Some("ktail-grep-x"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = config(&[("STREAM_NAME", "out")]).unwrap_err();
+        assert!(e.0.starts_with("MATCH"), "{e}");
+        let e = config(&[("MATCH", "x")]).unwrap_err();
+        assert!(e.0.starts_with("STREAM_NAME"), "{e}");
+        let e = config(&[("MATCH", "(x"), ("STREAM_NAME", "o")]).unwrap_err();
+        assert!(e.0.starts_with("MATCH is not a valid pattern"), "{e}");
+        assert!(!e.0.contains('\n'));
+        let e = config(&[("MATCH", "x"), ("STREAM_NAME", "o"), ("MATCH_INVERT", "yes")]).unwrap_err();
+        assert!(e.0.starts_with("MATCH_INVERT"), "{e}");
+        let e = config(&[("MATCH", "x"), ("STREAM_NAME", "o"), ("KTAIL_EXPIRES_AT", "soon")]).unwrap_err();
+        assert!(e.0.starts_with("KTAIL_EXPIRES_AT"), "{e}");
+    }
+}
