@@ -58,7 +58,9 @@ fn source_files(root: &Path) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -111,7 +113,12 @@ fn parse_lock(lock: &str) -> Vec<Package> {
         let field = |key: &str| {
             block
                 .lines()
-                .find_map(|l| l.strip_prefix(key)?.trim().strip_prefix('=').map(|v| v.trim().trim_matches('"').to_owned()))
+                .find_map(|l| {
+                    l.strip_prefix(key)?
+                        .trim()
+                        .strip_prefix('=')
+                        .map(|v| v.trim().trim_matches('"').to_owned())
+                })
                 .unwrap_or_default()
         };
         let dependencies = block
@@ -135,12 +142,13 @@ fn parse_lock(lock: &str) -> Vec<Package> {
 }
 
 /// `name version checksum` of every locked package the bootstrap links, sorted.
-fn locked_closure(root: &Path, lock: &str) -> BTreeSet<String> {
+pub fn locked_closure(root: &Path, lock: &str) -> BTreeSet<String> {
     let packages = parse_lock(lock);
     let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_default();
     // The two workspace crates are entered through their manifests, not the lock: the lock lists
     // ktail's optional CLI dependencies and both crates' dev-dependencies, which the bootstrap never links.
-    let mut queue: VecDeque<String> = required_dependencies(&read("lambda-artifact/Cargo.toml")).into();
+    let mut queue: VecDeque<String> =
+        required_dependencies(&read("lambda-artifact/Cargo.toml")).into();
     queue.extend(required_dependencies(&read("Cargo.toml")));
     let mut seen = BTreeSet::new();
     let mut closure = BTreeSet::new();
@@ -156,7 +164,10 @@ fn locked_closure(root: &Path, lock: &str) -> BTreeSet<String> {
             .iter()
             .filter(|p| p.name == name && version.as_ref().is_none_or(|v| *v == p.version))
         {
-            if closure.insert(format!("{} {} {}", package.name, package.version, package.checksum)) {
+            if closure.insert(format!(
+                "{} {} {}",
+                package.name, package.version, package.checksum
+            )) {
                 queue.extend(package.dependencies.iter().cloned());
             }
         }

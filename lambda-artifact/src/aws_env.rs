@@ -22,13 +22,20 @@ impl AwsEnv {
         let region = lookup("AWS_REGION")
             .or_else(|| lookup("AWS_DEFAULT_REGION"))
             .ok_or("AWS_REGION is not set (Lambda always sets it)")?;
-        let key = lookup("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set (Lambda always sets it)")?;
-        let secret =
-            lookup("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set (Lambda always sets it)")?;
+        let key = lookup("AWS_ACCESS_KEY_ID")
+            .ok_or("AWS_ACCESS_KEY_ID is not set (Lambda always sets it)")?;
+        let secret = lookup("AWS_SECRET_ACCESS_KEY")
+            .ok_or("AWS_SECRET_ACCESS_KEY is not set (Lambda always sets it)")?;
         let endpoint = lookup("AWS_ENDPOINT_URL");
         Ok(AwsEnv {
             region: Region::new(region),
-            credentials: Credentials::new(key, secret, lookup("AWS_SESSION_TOKEN"), None, "lambda-environment"),
+            credentials: Credentials::new(
+                key,
+                secret,
+                lookup("AWS_SESSION_TOKEN"),
+                None,
+                "lambda-environment",
+            ),
             kinesis_endpoint: lookup("AWS_ENDPOINT_URL_KINESIS").or_else(|| endpoint.clone()),
             lambda_endpoint: lookup("AWS_ENDPOINT_URL_LAMBDA").or(endpoint),
         })

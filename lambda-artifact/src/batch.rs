@@ -222,7 +222,10 @@ pub(crate) mod tests {
             ]),
             &matcher("error"),
         );
-        assert_eq!((plan.records_in(), plan.user_records, plan.matched), (3, 3, 2));
+        assert_eq!(
+            (plan.records_in(), plan.user_records, plan.matched),
+            (3, 3, 2)
+        );
         assert_eq!(plan.entries.len(), 1);
         let entry = &plan.entries[0];
         assert_eq!(entry.partition_key, "shardId-000000000001");
@@ -238,12 +241,25 @@ pub(crate) mod tests {
         }
         let aggregated = agg.flush().unwrap().data;
         let plan = plan(
-            event(&[("shardId-0", "1", &aggregated), ("shardId-0", "2", b"error 3")]),
+            event(&[
+                ("shardId-0", "1", &aggregated),
+                ("shardId-0", "2", b"error 3"),
+            ]),
             &matcher("error"),
         );
-        assert_eq!((plan.records_in(), plan.user_records, plan.matched), (2, 4, 3));
+        assert_eq!(
+            (plan.records_in(), plan.user_records, plan.matched),
+            (2, 4, 3)
+        );
         let got: Vec<_> = plan.entries.iter().flat_map(users).collect();
-        assert_eq!(got, vec![b"x error 1".to_vec(), b"x error 2".to_vec(), b"error 3".to_vec()]);
+        assert_eq!(
+            got,
+            vec![
+                b"x error 1".to_vec(),
+                b"x error 2".to_vec(),
+                b"error 3".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -264,9 +280,16 @@ pub(crate) mod tests {
             ]),
             &matcher(""),
         );
-        let keys: Vec<_> = plan.entries.iter().map(|e| e.partition_key.as_str()).collect();
+        let keys: Vec<_> = plan
+            .entries
+            .iter()
+            .map(|e| e.partition_key.as_str())
+            .collect();
         assert_eq!(keys, vec!["shardId-a", "shardId-b"]);
-        assert_eq!(users(&plan.entries[0]), vec![b"a1".to_vec(), b"a2".to_vec()]);
+        assert_eq!(
+            users(&plan.entries[0]),
+            vec![b"a1".to_vec(), b"a2".to_vec()]
+        );
         assert_eq!(plan.entries[1].first_source, 1);
     }
 
@@ -279,7 +302,11 @@ pub(crate) mod tests {
             .collect();
         let plan = plan(event(&records), &matcher("e"));
         // Two 400 KiB records fit under 1 MiB, a third does not.
-        let firsts: Vec<_> = plan.entries.iter().map(|e| (e.first_source, e.user_records)).collect();
+        let firsts: Vec<_> = plan
+            .entries
+            .iter()
+            .map(|e| (e.first_source, e.user_records))
+            .collect();
         assert_eq!(firsts, vec![(0, 2), (2, 2), (4, 1)]);
         assert!(plan.entries.iter().all(|e| e.size() <= 1024 * 1024));
     }

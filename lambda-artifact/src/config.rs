@@ -53,12 +53,15 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let pattern = lookup("MATCH")
-            .ok_or_else(|| ConfigError("MATCH is not set: set it to the regular expression to forward".into()))?;
+        let pattern = lookup("MATCH").ok_or_else(|| {
+            ConfigError("MATCH is not set: set it to the regular expression to forward".into())
+        })?;
         let output = lookup("STREAM_NAME")
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| {
-                ConfigError("STREAM_NAME is not set: set it to the output stream's name or ARN".into())
+                ConfigError(
+                    "STREAM_NAME is not set: set it to the output stream's name or ARN".into(),
+                )
             })?;
         let options = MatchOptions {
             invert: flag(&lookup, "MATCH_INVERT")?,
@@ -86,7 +89,9 @@ fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, Co
         None | Some("") => Ok(false),
         Some(v) if v == "1" || v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v == "0" || v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(ConfigError(format!("{name} must be true, false, 1 or 0, not {v:?}"))),
+        Some(v) => Err(ConfigError(format!(
+            "{name} must be true, false, 1 or 0, not {v:?}"
+        ))),
     }
 }
 
@@ -95,8 +100,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
@@ -113,7 +120,10 @@ mod tests {
     fn flags_and_arn() {
         let c = config(&[
             ("MATCH", "err"),
-            ("STREAM_NAME", "arn:aws:kinesis:us-east-1:123456789012:stream/out"),
+            (
+                "STREAM_NAME",
+                "arn:aws:kinesis:us-east-1:123456789012:stream/out",
+            ),
             ("MATCH_INVERT", "true"),
             ("MATCH_IGNORE_CASE", "1"),
             ("KTAIL_EXPIRES_AT", "1700000000"),
@@ -136,9 +146,19 @@ mod tests {
         let e = config(&[("MATCH", "(x"), ("STREAM_NAME", "o")]).unwrap_err();
         assert!(e.0.starts_with("MATCH is not a valid pattern"), "{e}");
         assert!(!e.0.contains('\n'));
-        let e = config(&[("MATCH", "x"), ("STREAM_NAME", "o"), ("MATCH_INVERT", "yes")]).unwrap_err();
+        let e = config(&[
+            ("MATCH", "x"),
+            ("STREAM_NAME", "o"),
+            ("MATCH_INVERT", "yes"),
+        ])
+        .unwrap_err();
         assert!(e.0.starts_with("MATCH_INVERT"), "{e}");
-        let e = config(&[("MATCH", "x"), ("STREAM_NAME", "o"), ("KTAIL_EXPIRES_AT", "soon")]).unwrap_err();
+        let e = config(&[
+            ("MATCH", "x"),
+            ("STREAM_NAME", "o"),
+            ("KTAIL_EXPIRES_AT", "soon"),
+        ])
+        .unwrap_err();
         assert!(e.0.starts_with("KTAIL_EXPIRES_AT"), "{e}");
     }
 }

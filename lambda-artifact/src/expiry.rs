@@ -24,7 +24,8 @@ pub async fn disable_mappings(client: &Client, function_name: &str) -> Result<Ve
         .items()
         .send();
     while let Some(mapping) = mappings.next().await {
-        let mapping = mapping.map_err(|e| format!("listing event source mappings: {}", DisplayErrorContext(e)))?;
+        let mapping = mapping
+            .map_err(|e| format!("listing event source mappings: {}", DisplayErrorContext(e)))?;
         let Some(uuid) = mapping.uuid() else { continue };
         if matches!(mapping.state(), Some("Disabled" | "Disabling" | "Deleting")) {
             continue;
@@ -35,7 +36,12 @@ pub async fn disable_mappings(client: &Client, function_name: &str) -> Result<Ve
             .enabled(false)
             .send()
             .await
-            .map_err(|e| format!("disabling event source mapping {uuid}: {}", DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "disabling event source mapping {uuid}: {}",
+                    DisplayErrorContext(e)
+                )
+            })?;
         disabled.push(uuid.to_owned());
     }
     Ok(disabled)

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::SdkError;
 use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_sdk_kinesis::primitives::Blob;
@@ -79,10 +80,17 @@ impl Forwarder {
 
     /// Puts `entries` in the given calls, in order. Stops at the first call that cannot be
     /// completed before `deadline`.
-    pub async fn forward(&self, entries: &[Entry], calls: &[Range<usize>], deadline: Instant) -> Outcome {
+    pub async fn forward(
+        &self,
+        entries: &[Entry],
+        calls: &[Range<usize>],
+        deadline: Instant,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         for (n, call) in calls.iter().enumerate() {
-            let failed = self.put_call(entries, call.clone(), deadline, &mut outcome).await;
+            let failed = self
+                .put_call(entries, call.clone(), deadline, &mut outcome)
+                .await;
             if !failed.is_empty() {
                 outcome.failed = failed;
                 outcome
@@ -123,11 +131,7 @@ impl Forwarder {
                     let mut results = response.records().iter();
                     pending.retain(|_| results.next().is_none_or(|r| r.error_code().is_some()));
                     outcome.put += before - pending.len();
-                    if let Some(code) = response
-                        .records()
-                        .iter()
-                        .find_map(|r| r.error_code())
-                    {
+                    if let Some(code) = response.records().iter().find_map(|r| r.error_code()) {
                         outcome.error = Some(format!("{} records failed ({code})", pending.len()));
                     }
                     true
@@ -162,15 +166,17 @@ fn request_entry(entry: &Entry) -> Option<PutRecordsRequestEntry> {
 
 /// Errors that a later attempt can get past. A missing stream, a denied permission or a rejected
 /// request will fail the same way every time, so the invocation should give up on them at once.
-fn is_retryable<R>(err: &SdkError<PutRecordsError, R>) -> bool {
-    match err.as_service_error() {
-        Some(e) => {
+fn is_retryable(err: &SdkError<PutRecordsError, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
             e.is_provisioned_throughput_exceeded_exception()
                 || e.is_kms_throttling_exception()
                 || e.is_internal_failure_exception()
-                || e.meta().code().is_none()
+                || service.raw().status().is_server_error()
         }
-        None => true,
+        // Timeouts, connection and response errors: the next attempt may well get through.
+        _ => true,
     }
 }
 

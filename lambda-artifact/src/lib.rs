@@ -53,7 +53,11 @@ pub struct Report {
 }
 
 impl Handler {
-    pub fn new(config: Config, kinesis: aws_sdk_kinesis::Client, lambda: aws_sdk_lambda::Client) -> Self {
+    pub fn new(
+        config: Config,
+        kinesis: aws_sdk_kinesis::Client,
+        lambda: aws_sdk_lambda::Client,
+    ) -> Self {
         let forwarder = Forwarder::new(kinesis, config.output.clone());
         Handler {
             config,
@@ -85,7 +89,11 @@ impl Handler {
 
     /// De-aggregates, matches and forwards; the response names, per source shard, the first
     /// record whose matches are not all in the output stream.
-    pub async fn process(&self, event: KinesisEvent, deadline: SystemTime) -> (KinesisEventResponse, Report) {
+    pub async fn process(
+        &self,
+        event: KinesisEvent,
+        deadline: SystemTime,
+    ) -> (KinesisEventResponse, Report) {
         let plan = batch::plan(event.records, &self.config.matcher);
         let mut report = Report {
             records_in: plan.records_in(),
@@ -140,7 +148,10 @@ impl Handler {
 fn first_failed_per_shard(plan: &batch::Plan, failed: &[usize]) -> Vec<KinesisBatchItemFailure> {
     let mut firsts: Vec<usize> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut sources: Vec<usize> = failed.iter().map(|&i| plan.entries[i].first_source).collect();
+    let mut sources: Vec<usize> = failed
+        .iter()
+        .map(|&i| plan.entries[i].first_source)
+        .collect();
     sources.sort_unstable();
     for source in sources {
         if seen.insert(plan.sources[source].shard_id.as_str()) {

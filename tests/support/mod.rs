@@ -134,6 +134,8 @@ pub fn ferrokinesis_with(options: ferrokinesis::store::StoreOptions) -> Emulator
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 let (app, store) = ferrokinesis::create_app(options);
+                // Kinesis takes 5 MiB PutRecords (~7 MB as base64 JSON); axum's default is 2 MB.
+                let app = app.layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024));
                 let _ = store_tx.send(store);
                 // h2c as well as HTTP/1.1: SubscribeToShard may negotiate either.
                 let _ = axum::serve(listener, app)
@@ -1095,3 +1097,4 @@ extern "C" fn kill_children_at_exit() {
     }
 }
 pub mod fault_proxy;
+pub mod lambda_runtime;
