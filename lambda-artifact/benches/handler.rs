@@ -65,7 +65,7 @@ fn event_json(every: usize) -> Vec<u8> {
             let line = format!(
                 r#"{{"ts":"2026-11-25T14:00:00.{i:06}Z","level":"info","service":"checkout","status":{status},"path":"/api/v1/orders/{i}","latency_ms":{},"user_agent":"Mozilla/5.0 (X11; Linux x86_64)","msg":"{}"}}"#,
                 i % 977,
-                "request handled ".repeat(45)
+                "request handled ".repeat(33)
             );
             serde_json::json!({
                 "eventID": format!("shardId-000000000000:{}", 49_000_000_000u64 + i as u64),

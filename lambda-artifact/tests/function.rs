@@ -4,7 +4,6 @@
 //! compares it with exactly the matches expected, in order.
 
 #[path = "../../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::process::{Command, Stdio};
