@@ -2,7 +2,8 @@
 //! records in `dist/inputs.sha256` and the freshness test compares: the function's own sources,
 //! build script and manifest, the `kpl` and `filter` sources it compiles from the ktail library,
 //! the `[profile.lambda]` it is built with, and the locked versions of its dependency closure.
-//! CLI-only dependencies are left out, so updating them does not force a rebuild of the zips.
+//! CLI-only dependencies, test modules and comments are left out, so changing them does not
+//! force a rebuild of the zips.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs;
@@ -23,9 +24,7 @@ pub fn input_hash(root: &Path) -> String {
     let mut hasher = Sha256::new();
     for file in source_files(root) {
         let relative = file.strip_prefix(root).unwrap_or(&file);
-        let text = fs::read(&file).unwrap_or_default();
-        // Git may check text out with CRLF on Windows; the build does not care, neither do we.
-        let text: Vec<u8> = text.into_iter().filter(|&b| b != b'\r').collect();
+        let text = code(&fs::read_to_string(&file).unwrap_or_default());
         hasher.update(relative.to_string_lossy().replace('\\', "/").as_bytes());
         hasher.update([0]);
         hasher.update((text.len() as u64).to_le_bytes());
@@ -39,6 +38,20 @@ pub fn input_hash(root: &Path) -> String {
         hasher.update([b'\n']);
     }
     hex::encode(hasher.finalize())
+}
+
+/// What of a source file can change the binary: comment lines (docs included) and line endings
+/// (Git may check out CRLF on Windows) cannot, so a reworded comment asks for no rebuild.
+pub fn code(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let line = line.trim_end();
+        if !line.trim_start().starts_with("//") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn source_files(root: &Path) -> Vec<PathBuf> {
@@ -65,7 +78,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             walk(&path, files);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        // `tests.rs` modules are `#[cfg(test)]`: never in the bootstrap.
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
             files.push(path);
         }
     }

@@ -162,3 +162,15 @@ fn input_hash_covers_the_function_dependencies_only() {
         );
     }
 }
+
+#[test]
+fn comments_and_line_endings_do_not_count() {
+    assert_eq!(
+        input_hash::code("fn a() {}\r\n    // why\n//! doc\n/// doc\nlet b = 1;  \n"),
+        "fn a() {}\nlet b = 1;\n"
+    );
+    assert_ne!(
+        input_hash::code("let b = 1;"),
+        input_hash::code("let b = 2;")
+    );
+}
