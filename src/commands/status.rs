@@ -1,11 +1,119 @@
-//! `ktail status`.
+//! `ktail status`: every grep ktail has attached in the region, i.e. what is still costing money.
 
-use anyhow::Result;
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
 
 use super::Context;
-use crate::cli::ListArgs;
+use crate::cli::{ListArgs, ReportFormat};
 use crate::exit::ExitCode;
+use crate::lambda::{self, AttachmentStatus, Clients};
+use crate::progress::Progress;
 
-pub async fn run(_ctx: &Context, _args: ListArgs) -> Result<ExitCode> {
-    super::not_yet("status")
+pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
+    let clients = Clients::new(ctx.sdk().await?);
+    let progress = Progress::detect(&ctx.global);
+    let step = progress.step("listing attachments");
+    let attachments = lambda::status(&clients).await?;
+    step.done(format!("{}", attachments.len()));
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&attachments).context("encoding the report")?
+        ),
+        ReportFormat::Text => write!(stdout, "{}", table(&attachments)),
+    }
+    .context("writing to stdout")?;
+    Ok(ExitCode::Success)
+}
+
+/// Aligned columns; a header only when there is something to show.
+fn table(attachments: &[AttachmentStatus]) -> String {
+    if attachments.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "SOURCE",
+        "PATTERN",
+        "OPTIONS",
+        "STATE",
+        "LAST RESULT",
+        "FUNCTION",
+        "OUTPUT",
+        "CREATED",
+        "EXPIRES",
+    ];
+    let rows: Vec<[String; 9]> = attachments
+        .iter()
+        .map(|a| {
+            [
+                a.source_stream.clone(),
+                a.pattern.clone(),
+                a.options.clone(),
+                a.state.clone(),
+                a.last_processing_result
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
+                a.function.clone(),
+                a.output_stream.clone().unwrap_or_else(|| "-".into()),
+                a.created.clone().unwrap_or_else(|| "-".into()),
+                match (&a.expires_at, a.expired) {
+                    (Some(t), true) => format!("{t} (expired)"),
+                    (Some(t), false) => t.clone(),
+                    (None, _) => "never".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let a = AttachmentStatus {
+            source_stream: "logs".into(),
+            pattern: "\"status\":500".into(),
+            options: "none".into(),
+            state: "Enabled".into(),
+            last_processing_result: None,
+            function: "ktail-logs-0123456789ab".into(),
+            output_stream: Some("ktail-logs-0123456789ab".into()),
+            mapping_uuid: None,
+            created: Some("2024-05-01T12:00:00Z".into()),
+            expires_at: Some("2024-05-01T13:00:00Z".into()),
+            expired: true,
+        };
+        let text = table(&[a]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].find("PATTERN"), lines[1].find("\"status\""));
+        assert!(lines[1].ends_with("(expired)"));
+        assert_eq!(table(&[]), "");
+    }
 }

@@ -1,0 +1,311 @@
+//! The event source mapping from the source stream to the grep function: low lag, bounded retries,
+//! so that a debugging tool can never wedge a shard of someone's production stream.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::types::{
+    EventSourceMappingConfiguration, EventSourcePosition, FunctionResponseType,
+};
+use chrono::{DateTime, Utc};
+
+use super::{Change, aws_error};
+
+/// Records per invocation: the function handles 10,000 ~1 KB records in well under its timeout, and a
+/// larger batch means fewer invocations on a busy stream.
+pub const BATCH_SIZE: i32 = 500;
+/// Invoke as soon as records arrive: lag matters more than invocation count for a live tail.
+pub const BATCHING_WINDOW_SECONDS: i32 = 0;
+/// A failing batch is retried (and bisected) this many times, then skipped.
+pub const MAX_RETRY_ATTEMPTS: i32 = 2;
+/// Records older than this are skipped when reading from now on.
+pub const MAX_RECORD_AGE_LATEST: i32 = 3600;
+/// Lambda's upper bound for MaximumRecordAgeInSeconds.
+const MAX_RECORD_AGE_LIMIT: i64 = 604_800;
+/// There is no SDK waiter for mappings; they usually settle within seconds.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+const SETTLE_POLL: Duration = Duration::from_secs(1);
+/// A policy changed moments ago may not be visible to Lambda's permission check yet.
+const POLICY_PROPAGATION_ATTEMPTS: u32 = 12;
+const POLICY_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
+
+/// Where the mapping starts reading the source stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    /// Only records that arrive from now on.
+    Latest,
+    /// The oldest record the stream holds.
+    TrimHorizon,
+    /// Records that arrived at or after this time.
+    AtTimestamp(DateTime<Utc>),
+}
+
+/// What the mapping is made of.
+#[derive(Debug, Clone)]
+pub struct MappingSpec {
+    pub source_arn: String,
+    pub function_name: String,
+    pub start: StartPosition,
+    pub parallel: u32,
+    pub tags: HashMap<String, String>,
+}
+
+/// Skips records older than the start point needs, with an hour to spare for catching up; bounded
+/// so that a stuck batch is eventually dropped.
+pub fn max_record_age(start: StartPosition, now: DateTime<Utc>) -> i32 {
+    let seconds = match start {
+        StartPosition::Latest => i64::from(MAX_RECORD_AGE_LATEST),
+        StartPosition::TrimHorizon => MAX_RECORD_AGE_LIMIT,
+        StartPosition::AtTimestamp(t) => {
+            (now - t).num_seconds().max(0) + i64::from(MAX_RECORD_AGE_LATEST)
+        }
+    };
+    i32::try_from(seconds.min(MAX_RECORD_AGE_LIMIT)).unwrap_or(MAX_RECORD_AGE_LATEST)
+}
+
+/// The mapping's UUID and what was done to it.
+#[derive(Debug, Clone)]
+pub struct Ensured {
+    pub uuid: String,
+    pub change: Change,
+    pub detail: &'static str,
+}
+
+/// Every mapping of the function (ktail functions have one: each serves one source stream).
+pub async fn list(
+    lambda: &Client,
+    function_name: &str,
+) -> Result<Vec<EventSourceMappingConfiguration>> {
+    let mut pages = lambda
+        .list_event_source_mappings()
+        .function_name(function_name)
+        .into_paginator()
+        .items()
+        .send();
+    let mut mappings = Vec::new();
+    while let Some(mapping) = pages.next().await {
+        match mapping {
+            Ok(m) => mappings.push(m),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(err) => {
+                return Err(aws_error(
+                    err,
+                    &format!("cannot list the event source mappings of function {function_name}"),
+                ));
+            }
+        }
+    }
+    Ok(mappings)
+}
+
+/// Creates the mapping, or re-enables and updates an existing one, then waits until it is Enabled.
+pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<Ensured> {
+    let existing = list(lambda, &spec.function_name)
+        .await?
+        .into_iter()
+        .find(|m| m.event_source_arn() == Some(spec.source_arn.as_str()));
+    let Some(existing) = existing else {
+        let uuid = create(lambda, spec, policy_is_fresh).await?;
+        wait_enabled(lambda, &uuid).await?;
+        return Ok(Ensured {
+            uuid,
+            change: Change::Created,
+            detail: "created",
+        });
+    };
+    let uuid = existing
+        .uuid()
+        .context("Lambda returned an event source mapping without a UUID")?
+        .to_owned();
+    let state = settle(lambda, &uuid).await?;
+    let disabled = state != "Enabled";
+    let settings_differ = existing.batch_size() != Some(BATCH_SIZE)
+        || existing.maximum_batching_window_in_seconds() != Some(BATCHING_WINDOW_SECONDS)
+        || existing.parallelization_factor() != i32::try_from(spec.parallel).ok()
+        || existing.maximum_retry_attempts() != Some(MAX_RETRY_ATTEMPTS)
+        || existing.bisect_batch_on_function_error() != Some(true)
+        || existing.function_response_types() != [FunctionResponseType::ReportBatchItemFailures];
+    if !disabled && !settings_differ {
+        return Ok(Ensured {
+            uuid,
+            change: Change::Unchanged,
+            detail: "enabled",
+        });
+    }
+    lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .enabled(true)
+        .batch_size(BATCH_SIZE)
+        .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
+        .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
+        .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
+        .bisect_batch_on_function_error(true)
+        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+        .send()
+        .await
+        .map_err(|e| aws_error(e, &format!("cannot update event source mapping {uuid}")))?;
+    wait_enabled(lambda, &uuid).await?;
+    Ok(Ensured {
+        uuid,
+        change: Change::Updated,
+        detail: if disabled { "re-enabled" } else { "updated" },
+    })
+}
+
+async fn create(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<String> {
+    let (position, timestamp) = match spec.start {
+        StartPosition::Latest => (EventSourcePosition::Latest, None),
+        StartPosition::TrimHorizon => (EventSourcePosition::TrimHorizon, None),
+        StartPosition::AtTimestamp(t) => (
+            EventSourcePosition::AtTimestamp,
+            Some(aws_smithy_types::DateTime::from_millis(
+                t.timestamp_millis(),
+            )),
+        ),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = lambda
+            .create_event_source_mapping()
+            .event_source_arn(&spec.source_arn)
+            .function_name(&spec.function_name)
+            .enabled(true)
+            .starting_position(position.clone())
+            .set_starting_position_timestamp(timestamp)
+            .batch_size(BATCH_SIZE)
+            .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
+            .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
+            .maximum_record_age_in_seconds(max_record_age(spec.start, Utc::now()))
+            .bisect_batch_on_function_error(true)
+            .set_tags(Some(spec.tags.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                return out
+                    .uuid
+                    .context("Lambda returned an event source mapping without a UUID");
+            }
+            // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
+            Err(err)
+                if policy_is_fresh
+                    && attempt < POLICY_PROPAGATION_ATTEMPTS
+                    && err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_invalid_parameter_value_exception()) =>
+            {
+                tokio::time::sleep(POLICY_PROPAGATION_DELAY).await;
+            }
+            Err(err) => {
+                return Err(aws_error(
+                    err,
+                    &format!(
+                        "cannot map stream {} to function {}",
+                        spec.source_arn, spec.function_name
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Waits while the mapping is in a transitional state and returns the state it settles in.
+async fn settle(lambda: &Client, uuid: &str) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let out = lambda
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .map_err(|e| aws_error(e, &format!("cannot read event source mapping {uuid}")))?;
+        let state = out.state.unwrap_or_default();
+        if !matches!(
+            state.as_str(),
+            "Creating" | "Enabling" | "Disabling" | "Updating"
+        ) {
+            return Ok(state);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("event source mapping {uuid} is still {state}; check it with `ktail status`");
+        }
+        tokio::time::sleep(SETTLE_POLL).await;
+    }
+}
+
+async fn wait_enabled(lambda: &Client, uuid: &str) -> Result<()> {
+    match settle(lambda, uuid).await?.as_str() {
+        "Enabled" => Ok(()),
+        other => bail!("event source mapping {uuid} is {other} instead of Enabled"),
+    }
+}
+
+/// Deletes the mapping; `false` when it was already gone.
+pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        match lambda.delete_event_source_mapping().uuid(uuid).send().await {
+            Ok(_) => return Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(false);
+            }
+            // A mapping that is being created or updated cannot be deleted until it settles.
+            Err(err)
+                if tokio::time::Instant::now() < deadline
+                    && err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                tokio::time::sleep(SETTLE_POLL).await;
+            }
+            Err(err) => {
+                return Err(aws_error(
+                    err,
+                    &format!("cannot delete event source mapping {uuid}"),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_age_covers_the_start_and_stays_bounded() {
+        let now = Utc::now();
+        assert_eq!(max_record_age(StartPosition::Latest, now), 3600);
+        assert_eq!(
+            max_record_age(
+                StartPosition::AtTimestamp(now - chrono::Duration::hours(2)),
+                now
+            ),
+            3 * 3600
+        );
+        assert_eq!(
+            max_record_age(
+                StartPosition::AtTimestamp(now - chrono::Duration::days(30)),
+                now
+            ),
+            604_800
+        );
+        assert_eq!(max_record_age(StartPosition::TrimHorizon, now), 604_800);
+    }
+}

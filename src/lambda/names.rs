@@ -1,0 +1,275 @@
+//! Deterministic names and tags for what `ktail attach` creates.
+//!
+//! An attachment is identified by what it matches: (source stream, pattern, `-v`, `-i`). The same
+//! arguments always give the same names, so a second `attach` finds and reuses what the first one made,
+//! and a different pattern on the same stream gets its own function, role and output stream. Deploy
+//! options (memory, architecture, parallelism) are not part of the identity: changing them updates the
+//! attachment in place.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::filter::MatchOptions;
+
+/// Every resource ktail creates carries this tag with the value `true`.
+pub const TAG_MANAGED: &str = "ktail:managed";
+/// The source stream's name.
+pub const TAG_SOURCE: &str = "ktail:source";
+/// The pattern, base64-encoded: tag values may not hold most punctuation a regex uses.
+pub const TAG_PATTERN: &str = "ktail:pattern";
+/// `-v` / `-i` as given, or `none`.
+pub const TAG_OPTIONS: &str = "ktail:options";
+/// The attachment id (the hash in every name).
+pub const TAG_ID: &str = "ktail:id";
+/// When the attachment was first created (RFC 3339, UTC).
+pub const TAG_CREATED: &str = "ktail:created";
+
+/// Every ktail name starts with this, which is how `status` finds candidates cheaply.
+pub const PREFIX: &str = "ktail-";
+
+/// Lambda function and IAM role names may be 64 characters long.
+const MAX_SHORT_NAME: usize = 64;
+const ID_LEN: usize = 12;
+/// AWS caps tag values at 256 characters.
+const MAX_TAG_VALUE: usize = 256;
+
+/// What identifies an attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub source: String,
+    pub pattern: String,
+    pub options: MatchOptions,
+}
+
+impl Identity {
+    /// A short hex hash of the identity; length-prefixed fields so that no two identities collide by
+    /// concatenation.
+    pub fn id(&self) -> String {
+        let mut hasher = Sha256::new();
+        for field in [self.source.as_bytes(), self.pattern.as_bytes()] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field);
+        }
+        hasher.update([
+            u8::from(self.options.invert),
+            u8::from(self.options.ignore_case),
+        ]);
+        let digest = hasher.finalize();
+        hex_prefix(&digest, ID_LEN)
+    }
+
+    /// The name shared by the function, the role and (unless given) the output stream:
+    /// `ktail-<stream>-<id>`, valid for all three (letters, digits, `-`, `_`; at most 64 characters).
+    pub fn base_name(&self) -> String {
+        let room = MAX_SHORT_NAME - PREFIX.len() - 1 - ID_LEN;
+        let stream: String = self
+            .source
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(room)
+            .collect();
+        format!("{PREFIX}{stream}-{}", self.id())
+    }
+
+    /// `-v -i` as the user typed them, for tags and reports.
+    pub fn options_label(&self) -> String {
+        options_label(self.options)
+    }
+
+    /// The tags every resource of this attachment carries.
+    pub fn tags(&self, created: &str) -> HashMap<String, String> {
+        let mut tags = HashMap::from([
+            (TAG_MANAGED.to_owned(), "true".to_owned()),
+            (TAG_SOURCE.to_owned(), self.source.clone()),
+            (TAG_OPTIONS.to_owned(), self.options_label()),
+            (TAG_ID.to_owned(), self.id()),
+            (TAG_CREATED.to_owned(), created.to_owned()),
+        ]);
+        let pattern = base64::engine::general_purpose::STANDARD.encode(&self.pattern);
+        // A very long pattern is still in the function's MATCH variable, which is authoritative.
+        if pattern.len() <= MAX_TAG_VALUE {
+            tags.insert(TAG_PATTERN.to_owned(), pattern);
+        }
+        tags
+    }
+}
+
+/// `-v`, `-i`, `-v -i` or `none`.
+pub fn options_label(options: MatchOptions) -> String {
+    match (options.invert, options.ignore_case) {
+        (false, false) => "none".to_owned(),
+        (true, false) => "-v".to_owned(),
+        (false, true) => "-i".to_owned(),
+        (true, true) => "-v -i".to_owned(),
+    }
+}
+
+fn hex_prefix(bytes: &[u8], len: usize) -> String {
+    bytes
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .take(len)
+        .map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// The parts of a Kinesis stream ARN that the policy and the output stream's ARN are built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl StreamArn {
+    /// Parses `arn:<partition>:kinesis:<region>:<account>:stream/<name>`.
+    pub fn parse(arn: &str) -> Option<StreamArn> {
+        let mut parts = arn.splitn(6, ':');
+        let (
+            Some("arn"),
+            Some(partition),
+            Some("kinesis"),
+            Some(region),
+            Some(account),
+            Some(rest),
+        ) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        )
+        else {
+            return None;
+        };
+        let name = rest.strip_prefix("stream/")?;
+        if name.is_empty() || partition.is_empty() || region.is_empty() || account.is_empty() {
+            return None;
+        }
+        Some(StreamArn {
+            partition: partition.to_owned(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// The ARN of another stream in the same account and region.
+    pub fn sibling(&self, name: &str) -> String {
+        format!(
+            "arn:{}:kinesis:{}:{}:stream/{name}",
+            self.partition, self.region, self.account
+        )
+    }
+
+    /// An ARN of another service in the same account and region, e.g. `("logs", "log-group:…")`.
+    pub fn service_arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account
+        )
+    }
+}
+
+/// The stream name from a name or an ARN as the user typed it.
+pub fn stream_name(name_or_arn: &str) -> &str {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn
+            .rsplit_once("stream/")
+            .map_or(name_or_arn, |(_, name)| name)
+    } else {
+        name_or_arn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(source: &str, pattern: &str, invert: bool, ignore_case: bool) -> Identity {
+        Identity {
+            source: source.to_owned(),
+            pattern: pattern.to_owned(),
+            options: MatchOptions {
+                invert,
+                ignore_case,
+            },
+        }
+    }
+
+    #[test]
+    fn names_are_deterministic_and_distinct() {
+        let a = identity("log-stream", "\"status\":500", false, false);
+        assert_eq!(a.base_name(), a.clone().base_name());
+        assert!(a.base_name().starts_with("ktail-log-stream-"));
+        assert_eq!(a.base_name().len(), "ktail-log-stream-".len() + ID_LEN);
+        let others = [
+            identity("log-stream", "\"status\":501", false, false),
+            identity("log-stream", "\"status\":500", true, false),
+            identity("log-stream", "\"status\":500", false, true),
+            identity("log-stream2", "\"status\":500", false, false),
+            // Concatenation must not collide.
+            identity("log-stream\"", "status\":500", false, false),
+        ];
+        for other in others {
+            assert_ne!(a.base_name(), other.base_name(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn names_fit_lambda_and_iam_rules() {
+        let long = "a.b".repeat(60);
+        let name = identity(&long, "x", false, false).base_name();
+        assert!(name.len() <= 64, "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn tags_carry_the_pattern_readably_encoded() {
+        let tags = identity("s", "\"status\":500", true, true).tags("2024-05-01T12:00:00Z");
+        assert_eq!(tags[TAG_MANAGED], "true");
+        assert_eq!(tags[TAG_SOURCE], "s");
+        assert_eq!(tags[TAG_OPTIONS], "-v -i");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(&tags[TAG_PATTERN])
+                .unwrap(),
+            b"\"status\":500"
+        );
+        let long = identity("s", &"x".repeat(300), false, false).tags("t");
+        assert!(!long.contains_key(TAG_PATTERN));
+        assert!(long.values().all(|v| v.len() <= MAX_TAG_VALUE));
+    }
+
+    #[test]
+    fn stream_arns() {
+        let arn =
+            StreamArn::parse("arn:aws:kinesis:us-east-1:123456789012:stream/log-stream").unwrap();
+        assert_eq!(arn.name, "log-stream");
+        assert_eq!(
+            arn.sibling("out"),
+            "arn:aws:kinesis:us-east-1:123456789012:stream/out"
+        );
+        assert_eq!(
+            arn.service_arn("logs", "log-group:/aws/lambda/f:*"),
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:*"
+        );
+        assert!(StreamArn::parse("arn:aws:lambda:us-east-1:1:function:f").is_none());
+        assert_eq!(stream_name("arn:aws:kinesis:us-east-1:1:stream/abc"), "abc");
+        assert_eq!(stream_name("abc"), "abc");
+    }
+}
