@@ -1,1 +1,834 @@
-//! Tests for this area land with its issue.
+//! `ktail attach`, `detach` and `status`: the real binary against moto's Lambda, IAM and Kinesis.
+//!
+//! moto is shared by the whole test binary, so every test works on its own uniquely named source
+//! stream and looks only at resources whose names contain it. "No change" is checked with moto's
+//! request recorder (moto does not bump LastModified on configuration updates, so timestamps cannot
+//! tell); tests that record hold [`RECORDER`] so that their recordings do not overlap.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use base64::Engine;
+use ktail::lambda::artifact::{self, Architecture};
+use serde_json::{Value, json};
+
+use crate::support::{self, Emulator, Output};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Serialises the tests that use moto's (global) request recorder.
+static RECORDER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn ktail(m: &Emulator, args: &[&str]) -> Output {
+    let mut cmd = m.ktail();
+    cmd.args(args);
+    support::run_ktail(cmd, TIMEOUT)
+}
+
+fn json_out(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
+}
+
+async fn source_stream(m: &Emulator, prefix: &str) -> String {
+    let name = support::unique_name(prefix);
+    m.create_stream(&name, 1).await;
+    name
+}
+
+/// Everything in moto whose name (or, for mappings, source or function) mentions `needle`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Snapshot {
+    roles: BTreeSet<String>,
+    functions: BTreeSet<String>,
+    mappings: BTreeSet<String>,
+    streams: BTreeSet<String>,
+}
+
+async fn snapshot(m: &Emulator, needle: &str) -> Snapshot {
+    let mut snap = Snapshot::default();
+    let iam = m.iam().await;
+    let mut roles = iam.list_roles().into_paginator().items().send();
+    while let Some(role) = roles.next().await {
+        let role = role.unwrap();
+        if role.role_name.contains(needle) {
+            snap.roles.insert(role.role_name);
+        }
+    }
+    let lambda = m.lambda().await;
+    let mut functions = lambda.list_functions().into_paginator().items().send();
+    while let Some(f) = functions.next().await {
+        let name = f.unwrap().function_name.unwrap_or_default();
+        if name.contains(needle) {
+            snap.functions.insert(name);
+        }
+    }
+    let mut mappings = lambda
+        .list_event_source_mappings()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(mapping) = mappings.next().await {
+        let mapping = mapping.unwrap();
+        let source = mapping.event_source_arn().unwrap_or_default();
+        let function = mapping.function_arn().unwrap_or_default();
+        if source.ends_with(&format!("/{needle}")) || function.contains(needle) {
+            snap.mappings
+                .insert(mapping.uuid().unwrap_or_default().to_owned());
+        }
+    }
+    let kinesis = m.kinesis().await;
+    // moto answers HasMoreStreams without a NextToken, so page by ExclusiveStartStreamName.
+    let mut last: Option<String> = None;
+    loop {
+        let page = kinesis
+            .list_streams()
+            .limit(100)
+            .set_exclusive_start_stream_name(last.clone())
+            .send()
+            .await
+            .unwrap();
+        last = page.stream_names.last().cloned();
+        for name in page.stream_names {
+            if name.contains(needle) {
+                snap.streams.insert(name);
+            }
+        }
+        if !page.has_more_streams || last.is_none() {
+            break;
+        }
+    }
+    snap
+}
+
+/// One request to moto's own API (`/moto-api/...`), over plain HTTP/1.0.
+fn moto_api(m: &Emulator, method: &str, path: &str) -> String {
+    let host = m.endpoint.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// A recorded request, reduced to what identifies the operation.
+#[derive(Debug)]
+struct Call {
+    method: String,
+    url: String,
+    target: String,
+    body: String,
+}
+
+impl Call {
+    /// Whether the call may change state (everything but Get/List/Describe reads).
+    fn mutates(&self) -> bool {
+        if !self.target.is_empty() {
+            let op = self.target.rsplit('.').next().unwrap_or_default();
+            return !(op.starts_with("Describe") || op.starts_with("List"));
+        }
+        if let Some(action) = self
+            .body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+        {
+            return !(action.starts_with("Get") || action.starts_with("List"));
+        }
+        self.method != "GET"
+    }
+}
+
+/// Runs `f` with moto recording, and returns the recorded calls that mention any of `needles`.
+fn recorded<T>(m: &Emulator, needles: &[&str], f: impl FnOnce() -> T) -> (T, Vec<Call>) {
+    moto_api(m, "POST", "/moto-api/recorder/reset-recording");
+    moto_api(m, "POST", "/moto-api/recorder/start-recording");
+    let result = f();
+    moto_api(m, "POST", "/moto-api/recorder/stop-recording");
+    let log = moto_api(m, "GET", "/moto-api/recorder/download-recording");
+    let calls = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|entry| {
+            let raw = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"].as_bool() == Some(true) {
+                base64::engine::general_purpose::STANDARD
+                    .decode(raw)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
+            } else {
+                raw.to_owned()
+            };
+            Call {
+                method: entry["method"].as_str().unwrap_or_default().to_owned(),
+                url: entry["url"].as_str().unwrap_or_default().to_owned(),
+                target: entry["headers"]
+                    .as_object()
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                            .and_then(|(_, v)| v.as_str())
+                    })
+                    .unwrap_or_default()
+                    .to_owned(),
+                body,
+            }
+        })
+        .filter(|c| {
+            needles
+                .iter()
+                .any(|n| c.url.contains(n) || c.body.contains(n))
+        })
+        .collect();
+    (result, calls)
+}
+
+fn names(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|c| {
+            if c.target.is_empty() {
+                format!("{} {}", c.method, c.url)
+            } else {
+                c.target.clone()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn fresh_attach_creates_role_stream_function_and_mapping() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-fresh").await;
+    let out = ktail(
+        m,
+        &[
+            "attach",
+            &src,
+            "\"status\":500",
+            "-i",
+            "--arch",
+            "x86_64",
+            "--memory",
+            "256",
+            "--parallel",
+            "3",
+            "-o",
+            "json",
+        ],
+    );
+    out.assert_success();
+    let report = json_out(&out);
+    for part in ["role", "output", "function", "mapping"] {
+        assert_eq!(report[part], "created", "{part} in {report:#}");
+    }
+    let name = report["function_name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("ktail-") && name.contains(&src), "{name}");
+    assert_eq!(report["output_stream"], name.as_str());
+
+    // The output stream: created, active, one shard, tagged.
+    let kinesis = m.kinesis().await;
+    let summary = kinesis
+        .describe_stream_summary()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap();
+    assert_eq!(summary.open_shard_count, 1);
+    assert_eq!(summary.stream_status.as_str(), "ACTIVE");
+    let tags = kinesis
+        .list_tags_for_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    assert!(tags.iter().any(|t| t.key == "ktail:managed"));
+    assert!(
+        tags.iter()
+            .any(|t| t.key == "ktail:source" && t.value.as_deref() == Some(src.as_str()))
+    );
+
+    // The function.
+    let lambda = m.lambda().await;
+    let got = lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let config = got.configuration().unwrap();
+    assert_eq!(
+        config.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(config.memory_size(), Some(256));
+    assert_eq!(config.timeout(), Some(60));
+    assert_eq!(
+        config
+            .architectures()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        ["x86_64"]
+    );
+    assert_eq!(
+        config.code_sha256(),
+        Some(artifact::code_sha256(Architecture::X86_64).as_str())
+    );
+    assert_eq!(config.role(), report["role_arn"].as_str());
+    let env = config.environment().unwrap().variables().unwrap();
+    assert_eq!(env["MATCH"], "\"status\":500");
+    assert_eq!(env["STREAM_NAME"], name);
+    assert_eq!(env["MATCH_IGNORE_CASE"], "true");
+    assert!(!env.contains_key("MATCH_INVERT") && !env.contains_key("KTAIL_EXPIRES_AT"));
+    let tags = got.tags().unwrap();
+    assert_eq!(tags["ktail:managed"], "true");
+    assert_eq!(tags["ktail:source"], src);
+    assert_eq!(tags["ktail:options"], "-i");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&tags["ktail:pattern"])
+            .unwrap(),
+        b"\"status\":500"
+    );
+
+    // The mapping.
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .event_source_mappings
+        .unwrap_or_default();
+    assert_eq!(mappings.len(), 1);
+    let mapping = &mappings[0];
+    assert_eq!(mapping.uuid(), report["mapping_uuid"].as_str());
+    assert_eq!(
+        mapping.event_source_arn(),
+        report["source_stream_arn"].as_str()
+    );
+    assert_eq!(mapping.state(), Some("Enabled"));
+    assert_eq!(
+        mapping.starting_position().map(|p| p.as_str()),
+        Some("LATEST")
+    );
+    assert_eq!(mapping.batch_size(), Some(500));
+    assert_eq!(mapping.maximum_batching_window_in_seconds(), Some(0));
+    assert_eq!(mapping.parallelization_factor(), Some(3));
+    assert_eq!(mapping.maximum_retry_attempts(), Some(2));
+    assert_eq!(mapping.maximum_record_age_in_seconds(), Some(3600));
+    assert_eq!(mapping.bisect_batch_on_function_error(), Some(true));
+    assert_eq!(
+        mapping
+            .function_response_types()
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
+        ["ReportBatchItemFailures"]
+    );
+}
+
+#[tokio::test]
+async fn role_policy_is_exactly_least_privilege() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-policy").await;
+    let out = ktail(m, &["attach", &src, "ERROR", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    let name = report["function_name"].as_str().unwrap();
+    let source_arn = report["source_stream_arn"].as_str().unwrap();
+    let output_arn = report["output_stream_arn"].as_str().unwrap();
+    let account = source_arn.split(':').nth(4).unwrap();
+    let logs = format!("arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/{name}");
+
+    let iam = m.iam().await;
+    let role = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let trust = decode_policy(role.assume_role_policy_document().unwrap());
+    assert_eq!(
+        trust["Statement"],
+        json!([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    );
+    let policies = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.policy_names, ["ktail-grep"]);
+    let expected_without_ttl = json!([
+        {"Sid": "ReadSourceStream", "Effect": "Allow", "Action": [
+            "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+            "kinesis:GetShardIterator", "kinesis:ListShards"], "Resource": source_arn},
+        {"Sid": "ListStreams", "Effect": "Allow", "Action": "kinesis:ListStreams", "Resource": "*"},
+        {"Sid": "WriteOutputStream", "Effect": "Allow",
+            "Action": ["kinesis:PutRecord", "kinesis:PutRecords"], "Resource": output_arn},
+        {"Sid": "CreateOwnLogGroup", "Effect": "Allow", "Action": "logs:CreateLogGroup",
+            "Resource": format!("{logs}:*")},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("{logs}:log-stream:*")},
+    ]);
+    assert_eq!(
+        inline_policy(&iam, name).await["Statement"],
+        expected_without_ttl
+    );
+
+    // With a TTL, the dead-client guard may list mappings and update only its own function's.
+    ktail(m, &["attach", &src, "ERROR", "--ttl", "1h"]).assert_success();
+    let mut expected = expected_without_ttl.as_array().unwrap().clone();
+    expected.push(json!({"Sid": "FindOwnMappings", "Effect": "Allow",
+        "Action": "lambda:ListEventSourceMappings", "Resource": "*"}));
+    expected.push(json!({"Sid": "DisableOwnMappings", "Effect": "Allow",
+        "Action": "lambda:UpdateEventSourceMapping",
+        "Resource": format!("arn:aws:lambda:us-east-1:{account}:event-source-mapping:*"),
+        "Condition": {"StringEquals": {
+            "lambda:FunctionArn": format!("arn:aws:lambda:us-east-1:{account}:function:{name}")}}}));
+    assert_eq!(
+        inline_policy(&iam, name).await["Statement"],
+        Value::Array(expected)
+    );
+    let lambda = m.lambda().await;
+    let config = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap();
+    let expires: i64 = config.environment().unwrap().variables().unwrap()["KTAIL_EXPIRES_AT"]
+        .parse()
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        (now + 3500..=now + 3700).contains(&expires),
+        "{expires} vs {now}"
+    );
+}
+
+async fn inline_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
+    let doc = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("ktail-grep")
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    decode_policy(&doc)
+}
+
+fn decode_policy(doc: &str) -> Value {
+    serde_json::from_str(doc).unwrap_or_else(|_| {
+        let mut out = Vec::new();
+        let bytes = doc.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(&doc[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        serde_json::from_slice(&out).unwrap()
+    })
+}
+
+#[tokio::test]
+async fn second_attach_with_the_same_arguments_changes_nothing() {
+    let m = support::moto();
+    let _recorder = RECORDER.lock().await;
+    let src = source_stream(m, "attach-again").await;
+    let args = ["attach", &src, "level=(warn|error)", "-v"];
+    let first = ktail(m, &args);
+    first.assert_success();
+    let name = first.stdout_str().trim().to_owned();
+    assert!(
+        name.starts_with("ktail-"),
+        "stdout is the output stream: {name:?}"
+    );
+    let before = snapshot(m, &src).await;
+
+    let uuids: Vec<&str> = before.mappings.iter().map(String::as_str).collect();
+    assert_eq!(uuids.len(), 1);
+    let (second, calls) = recorded(m, &[&name, &src, uuids[0]], || {
+        let mut args = args.to_vec();
+        args.extend(["-o", "json"]);
+        ktail(m, &args)
+    });
+    second.assert_success();
+    let report = json_out(&second);
+    for part in ["role", "output", "function", "mapping"] {
+        assert_eq!(report[part], "unchanged", "{part} in {report:#}");
+    }
+    assert_eq!(report["output_stream"], name.as_str());
+    assert!(!calls.is_empty(), "the recorder saw ktail's lookups");
+    let writes: Vec<&Call> = calls.iter().filter(|c| c.mutates()).collect();
+    assert!(
+        writes.is_empty(),
+        "a repeated attach must only read, but sent {:?}",
+        writes
+            .iter()
+            .map(|c| format!("{} {} {}", c.method, c.url, c.target))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(snapshot(m, &src).await, before);
+    // A plain re-run prints the same name, so `ktail tail $(ktail attach …)` is stable.
+    let third = ktail(m, &args);
+    third.assert_success();
+    assert_eq!(third.stdout_str().trim(), name);
+}
+
+#[tokio::test]
+async fn code_is_uploaded_only_when_the_zip_differs() {
+    let m = support::moto();
+    let _recorder = RECORDER.lock().await;
+    let src = source_stream(m, "attach-code").await;
+    let first = ktail(m, &["attach", &src, "x", "--arch", "arm64"]);
+    first.assert_success();
+    let name = first.stdout_str().trim().to_owned();
+    let lambda = m.lambda().await;
+
+    // Someone (or an older ktail) deployed other code: attach puts the embedded zip back, and
+    // touches nothing else.
+    lambda
+        .update_function_code()
+        .function_name(&name)
+        .zip_file(Blob::new(other_zip()))
+        .send()
+        .await
+        .unwrap();
+    let (out, calls) = recorded(m, &[&name], || {
+        ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
+    });
+    out.assert_success();
+    assert_eq!(json_out(&out)["function"], "updated");
+    let writes: Vec<&Call> = calls.iter().filter(|c| c.mutates()).collect();
+    assert_eq!(
+        names(&writes.into_iter().map(clone_call).collect::<Vec<_>>()),
+        [format!(
+            "PUT http://{}/2015-03-31/functions/{name}/code",
+            host(m)
+        )],
+    );
+    let config = lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        config.code_sha256(),
+        Some(artifact::code_sha256(Architecture::Arm64).as_str())
+    );
+
+    // Unchanged code is not uploaded again.
+    let (out, calls) = recorded(m, &[&name], || {
+        ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
+    });
+    out.assert_success();
+    assert_eq!(json_out(&out)["function"], "unchanged");
+    assert!(
+        calls.iter().all(|c| !c.url.ends_with("/code")),
+        "{:?}",
+        names(&calls)
+    );
+}
+
+fn clone_call(c: &Call) -> Call {
+    Call {
+        method: c.method.clone(),
+        url: c.url.clone(),
+        target: c.target.clone(),
+        body: c.body.clone(),
+    }
+}
+
+fn host(m: &Emulator) -> &str {
+    m.endpoint.trim_start_matches("http://")
+}
+
+/// A valid zip that is not the embedded artifact.
+fn other_zip() -> Vec<u8> {
+    // An empty zip archive: just the end-of-central-directory record, with a comment to differ.
+    let comment = b"not ktail";
+    let mut zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+    zip.extend((comment.len() as u16).to_le_bytes());
+    zip.extend(comment);
+    zip
+}
+
+#[tokio::test]
+async fn a_disabled_mapping_is_re_enabled() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-reenable").await;
+    let out = ktail(m, &["attach", &src, "x", "-o", "json"]);
+    out.assert_success();
+    let uuid = json_out(&out)["mapping_uuid"].as_str().unwrap().to_owned();
+    let lambda = m.lambda().await;
+    lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .enabled(false)
+        .send()
+        .await
+        .unwrap();
+    let out = ktail(m, &["attach", &src, "x", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    assert_eq!(report["mapping"], "updated");
+    assert_eq!(report["mapping_uuid"], uuid.as_str());
+    let state = lambda
+        .get_event_source_mapping()
+        .uuid(&uuid)
+        .send()
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(state.as_deref(), Some("Enabled"));
+}
+
+#[tokio::test]
+async fn patterns_coexist_and_detach_removes_only_the_named_one() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-two").await;
+    let a = ktail(m, &["attach", &src, "alpha", "-o", "json"]);
+    a.assert_success();
+    let b = ktail(m, &["attach", &src, "beta", "-o", "json"]);
+    b.assert_success();
+    let (a, b) = (json_out(&a), json_out(&b));
+    assert_ne!(a["function_name"], b["function_name"]);
+    assert_ne!(a["output_stream"], b["output_stream"]);
+    assert_ne!(a["mapping_uuid"], b["mapping_uuid"]);
+    assert_eq!(
+        b["role"], "created",
+        "each attachment has its own scoped role"
+    );
+    assert_eq!(snapshot(m, &src).await.mappings.len(), 2);
+
+    let out = ktail(m, &["detach", &src, "beta"]);
+    out.assert_success();
+    let lambda = m.lambda().await;
+    let gone = lambda
+        .get_event_source_mapping()
+        .uuid(b["mapping_uuid"].as_str().unwrap())
+        .send()
+        .await;
+    assert!(
+        gone.is_err_and(|e| e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception())),
+        "beta's mapping is removed"
+    );
+    let alpha = lambda
+        .get_event_source_mapping()
+        .uuid(a["mapping_uuid"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alpha.state(),
+        Some("Enabled"),
+        "alpha's mapping is untouched"
+    );
+    // Without --purge the function and output stream stay for a quick re-attach.
+    let snap = snapshot(m, &src).await;
+    assert_eq!(snap.functions.len(), 2);
+    assert!(snap.streams.contains(b["output_stream"].as_str().unwrap()));
+
+    // Detaching again is a no-op that succeeds.
+    ktail(m, &["detach", &src, "beta"]).assert_success();
+    // Re-attaching beta reuses its function and makes a new mapping.
+    let again = ktail(m, &["attach", &src, "beta", "-o", "json"]);
+    again.assert_success();
+    let again = json_out(&again);
+    assert_eq!(again["function"], "unchanged");
+    assert_eq!(again["mapping"], "created");
+}
+
+#[tokio::test]
+async fn purge_leaves_the_account_as_it_was() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-purge").await;
+    let before = snapshot(m, &src).await;
+    assert_eq!(before.streams, BTreeSet::from([src.clone()]));
+    ktail(m, &["attach", &src, "one", "--ttl", "1h"]).assert_success();
+    ktail(m, &["attach", &src, "two", "-i", "--on-demand"]).assert_success();
+    let during = snapshot(m, &src).await;
+    assert_eq!(
+        (
+            during.roles.len(),
+            during.functions.len(),
+            during.mappings.len(),
+            during.streams.len()
+        ),
+        (2, 2, 2, 3)
+    );
+    let out = ktail(m, &["detach", &src, "--all", "--purge"]);
+    out.assert_success();
+    assert_eq!(snapshot(m, &src).await, before);
+    // Nothing left: still success.
+    ktail(m, &["detach", &src, "--all", "--purge"]).assert_success();
+}
+
+#[tokio::test]
+async fn purge_keeps_a_role_and_output_stream_the_user_supplied() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-given").await;
+    let out_stream = source_stream(m, "attach-given-out").await;
+    let iam = m.iam().await;
+    let role_name = support::unique_name("attach-given-role");
+    let role = iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let out = ktail(
+        m,
+        &[
+            "attach",
+            &src,
+            "x",
+            "--role",
+            &role.arn,
+            "--output-stream",
+            &out_stream,
+            "-o",
+            "json",
+        ],
+    );
+    out.assert_success();
+    let report = json_out(&out);
+    assert_eq!(report["role"], "given");
+    assert_eq!(report["output"], "unchanged");
+    assert_eq!(report["output_stream"], out_stream.as_str());
+
+    ktail(m, &["detach", &src, "x", "--purge"]).assert_success();
+    let snap = snapshot(m, &src).await;
+    assert!(
+        snap.functions.is_empty() && snap.mappings.is_empty(),
+        "{snap:?}"
+    );
+    assert!(iam.get_role().role_name(&role_name).send().await.is_ok());
+    let kinesis = m.kinesis().await;
+    assert!(
+        kinesis
+            .describe_stream_summary()
+            .stream_name(&out_stream)
+            .send()
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn invalid_regex_is_a_usage_error_and_creates_nothing() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-badre").await;
+    let before = snapshot(m, &src).await;
+    let out = ktail(m, &["attach", &src, "status\":(500"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("invalid pattern"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert_eq!(snapshot(m, &src).await, before);
+
+    // Validation happens before any AWS call: an unreachable endpoint changes nothing.
+    let mut cmd = m.ktail();
+    cmd.args(["--endpoint-url", "http://127.0.0.1:9", "attach", &src, "("]);
+    support::run_ktail(cmd, TIMEOUT).assert_code(2);
+}
+
+#[tokio::test]
+async fn missing_source_stream_is_a_clear_error_and_creates_nothing() {
+    let m = support::moto();
+    let src = support::unique_name("attach-nosuch");
+    let out = ktail(m, &["attach", &src, "x"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains(&format!("stream {src} not found")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches("ktail:").count(), 1, "{}", out.stderr);
+    assert_eq!(snapshot(m, &src).await, Snapshot::default());
+}
+
+#[tokio::test]
+async fn status_shows_attachments_and_json_parses() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-status").await;
+    ktail(m, &["attach", &src, "\"status\":500", "--ttl", "1h"]).assert_success();
+    ktail(m, &["attach", &src, "timeout", "-i", "--ttl", "1s"]).assert_success();
+    ktail(m, &["attach", &src, "detached-one"]).assert_success();
+    ktail(m, &["detach", &src, "detached-one"]).assert_success();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let out = ktail(m, &["status", "-o", "json"]);
+    out.assert_success();
+    let all = json_out(&out);
+    let mine: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["source_stream"] == src.as_str())
+        .collect();
+    assert_eq!(mine.len(), 3, "{all:#}");
+    let by_pattern = |p: &str| *mine.iter().find(|a| a["pattern"] == p).unwrap();
+    let live = by_pattern("\"status\":500");
+    assert_eq!(live["state"], "Enabled");
+    assert_eq!(live["expired"], false);
+    assert!(live["expires_at"].is_string());
+    assert!(live["created"].is_string());
+    assert!(
+        live["output_stream"]
+            .as_str()
+            .unwrap()
+            .starts_with("ktail-")
+    );
+    let expired = by_pattern("timeout");
+    assert_eq!(expired["options"], "-i");
+    assert_eq!(expired["expired"], true);
+    let detached = by_pattern("detached-one");
+    assert_eq!(detached["state"], "detached");
+    assert_eq!(detached["expires_at"], Value::Null);
+
+    let text = ktail(m, &["status"]);
+    text.assert_success();
+    let lines: Vec<String> = text
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.contains(&src))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", text.stdout_str());
+    assert!(text.stdout_str().starts_with("SOURCE"));
+    assert!(lines.iter().any(|l| l.contains("(expired)")));
+}
