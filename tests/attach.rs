@@ -832,3 +832,102 @@ async fn status_shows_attachments_and_json_parses() {
     assert!(text.stdout_str().starts_with("SOURCE"));
     assert!(lines.iter().any(|l| l.contains("(expired)")));
 }
+
+#[tokio::test]
+async fn start_position_and_output_capacity_follow_the_flags() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-start").await;
+    let lambda = m.lambda().await;
+    let kinesis = m.kinesis().await;
+    let mapping_of = |report: &Value| report["mapping_uuid"].as_str().unwrap().to_owned();
+
+    let oldest = ktail(
+        m,
+        &[
+            "attach",
+            &src,
+            "a",
+            "--oldest",
+            "--output-shards",
+            "2",
+            "-o",
+            "json",
+        ],
+    );
+    oldest.assert_success();
+    let oldest = json_out(&oldest);
+    let mapping = lambda
+        .get_event_source_mapping()
+        .uuid(mapping_of(&oldest))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mapping.starting_position().map(|p| p.as_str()),
+        Some("TRIM_HORIZON")
+    );
+    assert_eq!(mapping.maximum_record_age_in_seconds(), Some(604_800));
+    let summary = kinesis
+        .describe_stream_summary()
+        .stream_name(oldest["output_stream"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap();
+    assert_eq!(summary.open_shard_count, 2);
+
+    let _recorder = RECORDER.lock().await;
+    let (since, calls) = recorded(m, &[&src], || {
+        ktail(
+            m,
+            &[
+                "attach",
+                &src,
+                "b",
+                "--since",
+                "2h",
+                "--on-demand",
+                "-o",
+                "json",
+            ],
+        )
+    });
+    since.assert_success();
+    let since = json_out(&since);
+    let mapping = lambda
+        .get_event_source_mapping()
+        .uuid(mapping_of(&since))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mapping.starting_position().map(|p| p.as_str()),
+        Some("AT_TIMESTAMP")
+    );
+    // moto does not echo StartingPositionTimestamp back, so read it from the recorded request.
+    let create = calls
+        .iter()
+        .find(|c| c.method == "POST" && c.url.ends_with("/event-source-mappings"))
+        .expect("CreateEventSourceMapping was recorded");
+    let body: Value = serde_json::from_str(&create.body).unwrap();
+    let at = body["StartingPositionTimestamp"].as_f64().unwrap() as i64;
+    let two_hours_ago = chrono::Utc::now().timestamp() - 7200;
+    assert!((two_hours_ago - 60..=two_hours_ago).contains(&at), "{at}");
+    let age = mapping.maximum_record_age_in_seconds().unwrap();
+    assert!((3 * 3600 - 60..=3 * 3600 + 60).contains(&age), "{age}");
+    let summary = kinesis
+        .describe_stream_summary()
+        .stream_name(since["output_stream"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap();
+    assert_eq!(
+        summary
+            .stream_mode_details
+            .map(|d| d.stream_mode.as_str().to_owned()),
+        Some("ON_DEMAND".to_owned())
+    );
+}
