@@ -931,3 +931,35 @@ async fn start_position_and_output_capacity_follow_the_flags() {
         Some("ON_DEMAND".to_owned())
     );
 }
+
+#[tokio::test]
+async fn ls_counts_the_greps_attached_to_each_stream() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-ls").await;
+    let greps = |m: &Emulator| {
+        let out = ktail(m, &["ls", "-o", "json"]);
+        out.assert_success();
+        let all = json_out(&out);
+        let row = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == src.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{src} not listed: {all:#}"));
+        row["greps"].clone()
+    };
+    assert_eq!(greps(m), 0);
+    ktail(m, &["attach", &src, "one"]).assert_success();
+    ktail(m, &["attach", &src, "two"]).assert_success();
+    assert_eq!(greps(m), 2);
+    ktail(m, &["detach", &src, "one"]).assert_success();
+    assert_eq!(greps(m), 1);
+    let text = ktail(m, &["ls"]);
+    let row = text
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.split_whitespace().next() == Some(src.as_str()))
+        .unwrap();
+    assert_eq!(row.split_whitespace().last(), Some("1"), "{row}");
+}

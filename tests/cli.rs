@@ -250,18 +250,19 @@ async fn ls_shows_status_mode_shards_and_retention() {
     let out = ktail_at(&emu, &["ls"]);
     out.assert_success();
     let lines = out.stdout_lines();
+    // ferrokinesis serves no Lambda, so whether a grep is attached is unknown: `-`.
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["NAME", "STATUS", "MODE", "SHARDS", "RETENTION"]
+        ["NAME", "STATUS", "MODE", "SHARDS", "RETENTION", "GREPS"]
     );
     assert_eq!(lines.len(), 3, "{}", out.stdout_str());
     assert_eq!(
         ls_row(&out, &big),
-        [&big, "ACTIVE", "provisioned", "3", "24h"]
+        [&big, "ACTIVE", "provisioned", "3", "24h", "-"]
     );
     assert_eq!(
         ls_row(&out, &small),
-        [&small, "ACTIVE", "provisioned", "1", "48h"]
+        [&small, "ACTIVE", "provisioned", "1", "48h", "-"]
     );
     // Columns line up: every row's second column starts where the header's does.
     let status_at = lines[0].find("STATUS").unwrap();

@@ -35,8 +35,9 @@ pub struct StreamInfo {
     pub mode: Mode,
     pub open_shards: i32,
     pub retention_hours: i32,
-    // The "grep attached" column lands with `ktail attach`: fill it here from a function in
-    // `crate::lambda` that lists ktail's event source mappings per source stream.
+    /// Enabled `ktail attach`/`grep` mappings reading this stream; `None` when Lambda could not
+    /// be asked (no permission, or an endpoint without Lambda).
+    pub greps: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,9 +60,15 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
     let sdk = ctx.sdk().await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let client = crate::aws::kinesis(sdk);
-    let streams = list_streams(&client)
+    let mut streams = list_streams(&client)
         .await
         .with_context(|| format!("cannot list the streams in {region}"))?;
+    // A listing should not fail for want of Lambda permissions: the column then shows `-`.
+    if let Ok(greps) = crate::lambda::enabled_greps_by_stream(&crate::aws::lambda(sdk)).await {
+        for s in &mut streams {
+            s.greps = Some(greps.get(&s.arn).copied().unwrap_or(0));
+        }
+    }
 
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -168,14 +175,15 @@ async fn describe(client: &Client, name: String) -> Result<Option<StreamInfo>> {
         mode,
         open_shards: summary.open_shard_count(),
         retention_hours: summary.retention_period_hours(),
+        greps: None,
         name,
     }))
 }
 
 /// Aligned columns with a header, one stream per line.
 fn render_text(streams: &[StreamInfo]) -> String {
-    let header = ["NAME", "STATUS", "MODE", "SHARDS", "RETENTION"];
-    let rows: Vec<[String; 5]> = streams
+    let header = ["NAME", "STATUS", "MODE", "SHARDS", "RETENTION", "GREPS"];
+    let rows: Vec<[String; 6]> = streams
         .iter()
         .map(|s| {
             [
@@ -184,6 +192,7 @@ fn render_text(streams: &[StreamInfo]) -> String {
                 s.mode.as_str().to_owned(),
                 s.open_shards.to_string(),
                 format!("{}h", s.retention_hours),
+                s.greps.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             ]
         })
         .collect();
@@ -194,7 +203,7 @@ fn render_text(streams: &[StreamInfo]) -> String {
         }
     }
     let mut text = String::new();
-    let mut line = |cells: [&str; 5]| {
+    let mut line = |cells: [&str; 6]| {
         let last = cells.len() - 1;
         for (i, cell) in cells.iter().enumerate() {
             if i == last {
@@ -207,7 +216,7 @@ fn render_text(streams: &[StreamInfo]) -> String {
     };
     line(header);
     for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
     }
     text
 }
@@ -224,6 +233,7 @@ mod tests {
             mode,
             open_shards: shards,
             retention_hours: 24,
+            greps: (mode == Mode::OnDemand).then_some(2),
         }
     }
 
@@ -235,9 +245,9 @@ mod tests {
         ]);
         assert_eq!(
             text,
-            "NAME                STATUS  MODE         SHARDS  RETENTION\n\
-             a                   ACTIVE  provisioned  4       24h\n\
-             a-much-longer-name  ACTIVE  on-demand    12      24h\n"
+            "NAME                STATUS  MODE         SHARDS  RETENTION  GREPS\n\
+             a                   ACTIVE  provisioned  4       24h        -\n\
+             a-much-longer-name  ACTIVE  on-demand    12      24h        2\n"
         );
     }
 

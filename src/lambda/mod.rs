@@ -667,6 +667,33 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
     Ok(out)
 }
 
+/// For `ktail ls`: how many enabled ktail greps read each stream, keyed by source stream ARN.
+///
+/// One paginated ListEventSourceMappings call for the whole region; ktail's functions are told
+/// apart by their `ktail-` name prefix rather than by one tag lookup per function, which is
+/// enough for a listing.
+pub async fn enabled_greps_by_stream(
+    lambda: &aws_sdk_lambda::Client,
+) -> Result<HashMap<String, usize>> {
+    let mut pages = lambda
+        .list_event_source_mappings()
+        .into_paginator()
+        .items()
+        .send();
+    let mut counts = HashMap::new();
+    while let Some(m) = pages.next().await {
+        let m = m.map_err(|e| aws_error(e, "cannot list event source mappings"))?;
+        let ours = m
+            .function_arn()
+            .and_then(|arn| arn.rsplit_once(":function:"))
+            .is_some_and(|(_, name)| name.starts_with(names::PREFIX));
+        if let (true, Some("Enabled"), Some(source)) = (ours, m.state(), m.event_source_arn()) {
+            *counts.entry(source.to_owned()).or_default() += 1;
+        }
+    }
+    Ok(counts)
+}
+
 fn is_true(value: Option<&String>) -> bool {
     value.is_some_and(|v| v == "true" || v == "1")
 }
