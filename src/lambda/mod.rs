@@ -108,6 +108,12 @@ impl AttachPlan {
         if self.source.trim().is_empty() {
             return Err(usage("the stream name is empty"));
         }
+        // The function would read its own output: every match would be matched again, forever.
+        if self.deploy.output_stream.as_deref() == Some(names::stream_name(&self.source)) {
+            return Err(usage(
+                "--output-stream must differ from the source stream; omit it to use a derived name",
+            ));
+        }
         Ok(())
     }
 
@@ -721,4 +727,90 @@ pub(crate) fn wait_error<E: std::error::Error + Send + Sync + 'static>(
     what: &str,
 ) -> anyhow::Error {
     anyhow::anyhow!("{what}: {}", DisplayErrorContext(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(pattern: &str) -> AttachPlan {
+        AttachPlan {
+            source: "logs".into(),
+            pattern: pattern.into(),
+            options: MatchOptions::default(),
+            start: StartPosition::Latest,
+            deploy: DeployOptions::default(),
+            ttl: None,
+        }
+    }
+
+    #[test]
+    fn plans_are_validated_before_any_aws_call() {
+        assert!(plan("\"status\":500").validate().is_ok());
+        let err = plan("(").validate().unwrap_err();
+        assert_eq!(
+            crate::exit::code_for(&err),
+            Some(crate::exit::ExitCode::Usage)
+        );
+        let mut looped = plan("x");
+        looped.source = "arn:aws:kinesis:us-east-1:1:stream/logs".into();
+        looped.deploy.output_stream = Some("logs".into());
+        let err = looped.validate().unwrap_err();
+        assert_eq!(
+            crate::exit::code_for(&err),
+            Some(crate::exit::ExitCode::Usage)
+        );
+    }
+
+    #[test]
+    fn function_env_follows_the_contract() {
+        let mut p = plan("a.b");
+        p.options = MatchOptions {
+            invert: true,
+            ignore_case: false,
+        };
+        let env = function_env(&p, "out", Some(1_700_000_000));
+        assert_eq!(env[ENV_MATCH], "a.b");
+        assert_eq!(env[ENV_STREAM_NAME], "out");
+        assert_eq!(env[ENV_INVERT], "true");
+        assert!(!env.contains_key(ENV_IGNORE_CASE));
+        assert_eq!(env[ENV_EXPIRES_AT], "1700000000");
+        assert!(!function_env(&plan("x"), "out", None).contains_key(ENV_EXPIRES_AT));
+    }
+
+    #[test]
+    fn a_session_removes_only_what_it_created() {
+        let attachment = Attachment {
+            id: "id".into(),
+            source_stream: "logs".into(),
+            source_stream_arn: "arn".into(),
+            pattern: "x".into(),
+            options: "none".into(),
+            role_arn: "arn:aws:iam::1:role/ktail-logs-id".into(),
+            role: Change::Unchanged,
+            output_stream: "ktail-logs-id".into(),
+            output_stream_arn: "arn".into(),
+            output: Change::Created,
+            function_name: "ktail-logs-id".into(),
+            function_arn: "arn".into(),
+            function: Change::Updated,
+            mapping_uuid: "u".into(),
+            mapping: Change::Created,
+            expires_at: None,
+        };
+        assert_eq!(
+            attachment.session_removal(false),
+            Removal {
+                mapping: true,
+                function: false,
+                output_stream: true,
+                role: false
+            }
+        );
+        assert_eq!(attachment.session_removal(true), Removal::MAPPING);
+        assert_eq!(
+            attachment.target().role_name.as_deref(),
+            Some("ktail-logs-id")
+        );
+    }
 }
