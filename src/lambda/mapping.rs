@@ -113,7 +113,10 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
         .into_iter()
         .find(|m| m.event_source_arn() == Some(spec.source_arn.as_str()));
     let Some(existing) = existing else {
-        let uuid = create(lambda, spec, policy_is_fresh).await?;
+        let Some(uuid) = create(lambda, spec, policy_is_fresh).await? else {
+            // Another ktail created it a moment ago: use that one.
+            return Box::pin(ensure(lambda, spec, false)).await;
+        };
         wait_enabled(lambda, &uuid).await?;
         return Ok(Ensured {
             uuid,
@@ -161,7 +164,12 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
     })
 }
 
-async fn create(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<String> {
+/// The new mapping's UUID, or `None` when one for this stream and function already exists.
+async fn create(
+    lambda: &Client,
+    spec: &MappingSpec,
+    policy_is_fresh: bool,
+) -> Result<Option<String>> {
     let (position, timestamp) = match spec.start {
         StartPosition::Latest => (EventSourcePosition::Latest, None),
         StartPosition::TrimHorizon => (EventSourcePosition::TrimHorizon, None),
@@ -196,7 +204,15 @@ async fn create(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> R
             Ok(out) => {
                 return out
                     .uuid
-                    .context("Lambda returned an event source mapping without a UUID");
+                    .context("Lambda returned an event source mapping without a UUID")
+                    .map(Some);
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_conflict_exception()) =>
+            {
+                return Ok(None);
             }
             // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
             Err(err)
