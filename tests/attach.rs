@@ -629,6 +629,14 @@ async fn patterns_coexist_and_detach_removes_only_the_named_one() {
 
     let out = ktail(m, &["detach", &src, "beta"]);
     out.assert_success();
+    assert!(
+        out.stderr.contains(&format!(
+            "removed mapping {}",
+            b["mapping_uuid"].as_str().unwrap()
+        )),
+        "detach says what it removed: {}",
+        out.stderr
+    );
     let lambda = m.lambda().await;
     let gone = lambda
         .get_event_source_mapping()
@@ -658,7 +666,13 @@ async fn patterns_coexist_and_detach_removes_only_the_named_one() {
     assert!(snap.streams.contains(b["output_stream"].as_str().unwrap()));
 
     // Detaching again is a no-op that succeeds.
-    ktail(m, &["detach", &src, "beta"]).assert_success();
+    let again = ktail(m, &["detach", &src, "beta"]);
+    again.assert_success();
+    assert!(
+        again.stderr.contains("nothing to remove"),
+        "{}",
+        again.stderr
+    );
     // Re-attaching beta reuses its function and makes a new mapping.
     let again = ktail(m, &["attach", &src, "beta", "-o", "json"]);
     again.assert_success();
