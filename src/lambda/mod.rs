@@ -6,6 +6,23 @@
 //! same calls and removes only what its own session created (see [`Attachment`] and [`Removal`]).
 //! Every step is idempotent: names are derived from what the attachment matches
 //! ([`names::Identity`]) and each resource is looked up before it is created or changed.
+//!
+//! A grep session, in outline:
+//!
+//! ```no_run
+//! # async fn session(sdk: &aws_config::SdkConfig, plan: ktail::lambda::AttachPlan) -> anyhow::Result<()> {
+//! use ktail::lambda::{self, Clients};
+//! use ktail::progress::{Mode, Progress};
+//! let clients = Clients::new(sdk);
+//! let progress = Progress::new(Mode::Plain);
+//! let attachment = lambda::attach(&clients, &plan, &progress).await?;
+//! // ... tail `attachment.output_stream`; every so often, while the session lives:
+//! lambda::renew_ttl(&clients, &attachment.function_name, std::time::Duration::from_secs(3600)).await?;
+//! // On exit: the mapping always, and whatever this session created unless --keep.
+//! let keep = false;
+//! lambda::remove(&clients, &attachment.target(), attachment.session_removal(keep), &progress).await?;
+//! # Ok(()) }
+//! ```
 
 pub mod artifact;
 pub mod function;
