@@ -977,3 +977,15 @@ async fn ls_counts_the_greps_attached_to_each_stream() {
         .unwrap();
     assert_eq!(row.split_whitespace().last(), Some("1"), "{row}");
 }
+
+#[tokio::test]
+async fn missing_arguments_without_a_terminal_are_usage_errors() {
+    let m = support::moto();
+    let out = ktail(m, &["attach"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("missing STREAM"), "{}", out.stderr);
+    let src = support::unique_name("attach-nopattern");
+    let out = ktail(m, &["attach", &src]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("missing PATTERN"), "{}", out.stderr);
+}

@@ -6,20 +6,18 @@ use anyhow::{Context as _, Result};
 
 use super::Context;
 use crate::cli::{Arch, AttachArgs, DeployArgs, PatternArgs, ReportFormat, StartArgs};
-use crate::exit::{ExitCode, usage};
+use crate::exit::ExitCode;
 use crate::filter::MatchOptions;
 use crate::lambda::{
     self, Architecture, AttachPlan, Capacity, Clients, DeployOptions, StartPosition,
 };
+use crate::picker;
 use crate::progress::Progress;
 
 pub async fn run(ctx: &Context, args: AttachArgs) -> Result<ExitCode> {
-    let stream = args.stream.ok_or_else(|| {
-        usage("missing STREAM: name the stream to attach to (`ktail ls` lists them)")
-    })?;
-    let pattern = args
-        .pattern
-        .ok_or_else(|| usage("missing PATTERN: give the regex the records must match"))?;
+    let options = match_options(&args.pattern_args);
+    let stream = picker::resolve_stream(ctx, args.stream).await?;
+    let pattern = picker::resolve_pattern(args.pattern, options)?;
     let plan = plan(
         stream,
         pattern,
@@ -54,6 +52,13 @@ pub async fn run(ctx: &Context, args: AttachArgs) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+fn match_options(args: &PatternArgs) -> MatchOptions {
+    MatchOptions {
+        invert: args.invert_match,
+        ignore_case: args.ignore_case,
+    }
+}
+
 /// Resolves the pattern, start and deploy flags shared by `attach` and `grep` into a plan.
 pub fn plan(
     stream: String,
@@ -65,10 +70,7 @@ pub fn plan(
     AttachPlan {
         source: stream,
         pattern,
-        options: MatchOptions {
-            invert: pattern_args.invert_match,
-            ignore_case: pattern_args.ignore_case,
-        },
+        options: match_options(pattern_args),
         start: match (start.since, start.oldest) {
             (Some(t), _) => StartPosition::AtTimestamp(t),
             (None, true) => StartPosition::TrimHorizon,
