@@ -7,22 +7,24 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::client::Waiters as _;
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture as LambdaArch, Environment, FunctionCode, FunctionConfiguration, Runtime,
 };
 
 use super::artifact::{self, Architecture};
-use super::{Change, aws_error, wait_error};
+use super::{
+    Change, IAM_PROPAGATION_ATTEMPTS, IAM_PROPAGATION_DELAY, aws_error, retry_bounded, wait_error,
+};
 
 pub const HANDLER: &str = "bootstrap";
 /// Covers the function's own bounded PutRecords retries with room to spare; a stuck invocation
 /// must end well before the mapping's retry budget is spent.
 pub const TIMEOUT_SECONDS: i32 = 60;
 const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
-/// A role created moments ago may not yet be assumable by Lambda (IAM is eventually consistent).
-const ROLE_PROPAGATION_ATTEMPTS: u32 = 12;
-const ROLE_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
 
 /// Everything the function is made of.
 #[derive(Debug, Clone)]
@@ -141,55 +143,54 @@ fn config_differs(current: &FunctionConfiguration, spec: &FunctionSpec) -> bool 
 }
 
 async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Result<String> {
-    let mut attempt = 0;
-    let out = loop {
-        attempt += 1;
-        let result = lambda
-            .create_function()
-            .function_name(&spec.name)
-            .description("ktail grep: forwards the records that match MATCH to STREAM_NAME")
-            .runtime(Runtime::Providedal2023)
-            .handler(HANDLER)
-            .role(&spec.role_arn)
-            .architectures(lambda_arch(spec.arch))
-            .memory_size(i32::try_from(spec.memory_mb).unwrap_or(128))
-            .timeout(TIMEOUT_SECONDS)
-            .environment(environment(&spec.env))
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(artifact::zip(spec.arch)))
-                    .build(),
-            )
-            .set_tags(Some(spec.tags.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(out) => break out,
-            Err(err)
-                if role_is_fresh
-                    && attempt < ROLE_PROPAGATION_ATTEMPTS
-                    && err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_invalid_parameter_value_exception()) =>
-            {
-                tokio::time::sleep(ROLE_PROPAGATION_DELAY).await;
-            }
-            // Another ktail created it a moment ago; bring it up to date instead.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_conflict_exception()) =>
-            {
-                return Box::pin(ensure(lambda, spec, role_is_fresh))
-                    .await
-                    .map(|e| e.arn);
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot create function {}", spec.name),
-                ));
-            }
+    // A role created moments ago may not be assumable by Lambda yet: CreateFunction then fails
+    // with InvalidParameterValue until IAM catches up.
+    let result = retry_bounded(
+        propagation_attempts(role_is_fresh),
+        IAM_PROPAGATION_DELAY,
+        |err: &SdkError<CreateFunctionError, _>| {
+            err.as_service_error()
+                .is_some_and(|e| e.is_invalid_parameter_value_exception())
+        },
+        || {
+            lambda
+                .create_function()
+                .function_name(&spec.name)
+                .description("ktail grep: forwards the records that match MATCH to STREAM_NAME")
+                .runtime(Runtime::Providedal2023)
+                .handler(HANDLER)
+                .role(&spec.role_arn)
+                .architectures(lambda_arch(spec.arch))
+                .memory_size(i32::try_from(spec.memory_mb).unwrap_or(128))
+                .timeout(TIMEOUT_SECONDS)
+                .environment(environment(&spec.env))
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(artifact::zip(spec.arch)))
+                        .build(),
+                )
+                .set_tags(Some(spec.tags.clone()))
+                .send()
+        },
+    )
+    .await;
+    let out = match result {
+        Ok(out) => out,
+        // Another ktail created it a moment ago; bring it up to date instead.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception()) =>
+        {
+            return Box::pin(ensure(lambda, spec, role_is_fresh))
+                .await
+                .map(|e| e.arn);
+        }
+        Err(err) => {
+            return Err(aws_error(
+                err,
+                &format!("cannot create function {}", spec.name),
+            ));
         }
     };
     lambda
@@ -207,38 +208,42 @@ async fn update_configuration(
     spec: &FunctionSpec,
     role_is_fresh: bool,
 ) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = lambda
-            .update_function_configuration()
-            .function_name(&spec.name)
-            .runtime(Runtime::Providedal2023)
-            .handler(HANDLER)
-            .role(&spec.role_arn)
-            .memory_size(i32::try_from(spec.memory_mb).unwrap_or(128))
-            .timeout(TIMEOUT_SECONDS)
-            .environment(environment(&spec.env))
-            .send()
-            .await;
-        match result {
-            Ok(_) => return Ok(()),
-            Err(err)
-                if role_is_fresh
-                    && attempt < ROLE_PROPAGATION_ATTEMPTS
-                    && err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_invalid_parameter_value_exception()) =>
-            {
-                tokio::time::sleep(ROLE_PROPAGATION_DELAY).await;
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot update the configuration of function {}", spec.name),
-                ));
-            }
-        }
+    retry_bounded(
+        propagation_attempts(role_is_fresh),
+        IAM_PROPAGATION_DELAY,
+        |err: &SdkError<UpdateFunctionConfigurationError, _>| {
+            err.as_service_error()
+                .is_some_and(|e| e.is_invalid_parameter_value_exception())
+        },
+        || {
+            lambda
+                .update_function_configuration()
+                .function_name(&spec.name)
+                .runtime(Runtime::Providedal2023)
+                .handler(HANDLER)
+                .role(&spec.role_arn)
+                .memory_size(i32::try_from(spec.memory_mb).unwrap_or(128))
+                .timeout(TIMEOUT_SECONDS)
+                .environment(environment(&spec.env))
+                .send()
+        },
+    )
+    .await
+    .map_err(|e| {
+        aws_error(
+            e,
+            &format!("cannot update the configuration of function {}", spec.name),
+        )
+    })?;
+    Ok(())
+}
+
+/// Only a role created or changed in this run is worth waiting for.
+fn propagation_attempts(role_is_fresh: bool) -> u32 {
+    if role_is_fresh {
+        IAM_PROPAGATION_ATTEMPTS
+    } else {
+        1
     }
 }
 

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_lambda::Client;
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::operation::create_event_source_mapping::CreateEventSourceMappingError;
 use aws_sdk_lambda::types::{
     EventSourceMappingConfiguration, EventSourcePosition, FunctionResponseType,
 };
 use chrono::{DateTime, Utc};
 
-use super::{Change, aws_error};
+use super::{Change, IAM_PROPAGATION_ATTEMPTS, IAM_PROPAGATION_DELAY, aws_error, retry_bounded};
 
 /// Records per invocation: the function handles 10,000 ~1 KB records in well under its timeout, and a
 /// larger batch means fewer invocations on a busy stream.
@@ -27,9 +29,6 @@ const MAX_RECORD_AGE_LIMIT: i64 = 604_800;
 /// There is no SDK waiter for mappings; they usually settle within seconds.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 const SETTLE_POLL: Duration = Duration::from_secs(1);
-/// A policy changed moments ago may not be visible to Lambda's permission check yet.
-const POLICY_PROPAGATION_ATTEMPTS: u32 = 12;
-const POLICY_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
 
 /// Where the mapping starts reading the source stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,60 +179,57 @@ async fn create(
             )),
         ),
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = lambda
-            .create_event_source_mapping()
-            .event_source_arn(&spec.source_arn)
-            .function_name(&spec.function_name)
-            .enabled(true)
-            .starting_position(position.clone())
-            .set_starting_position_timestamp(timestamp)
-            .batch_size(BATCH_SIZE)
-            .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
-            .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
-            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-            .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
-            .maximum_record_age_in_seconds(max_record_age(spec.start, Utc::now()))
-            .bisect_batch_on_function_error(true)
-            .set_tags(Some(spec.tags.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                return out
-                    .uuid
-                    .context("Lambda returned an event source mapping without a UUID")
-                    .map(Some);
-            }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_conflict_exception()) =>
-            {
-                return Ok(None);
-            }
-            // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
-            Err(err)
-                if policy_is_fresh
-                    && attempt < POLICY_PROPAGATION_ATTEMPTS
-                    && err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_invalid_parameter_value_exception()) =>
-            {
-                tokio::time::sleep(POLICY_PROPAGATION_DELAY).await;
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!(
-                        "cannot map stream {} to function {}",
-                        spec.source_arn, spec.function_name
-                    ),
-                ));
-            }
+    // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
+    let result = retry_bounded(
+        if policy_is_fresh {
+            IAM_PROPAGATION_ATTEMPTS
+        } else {
+            1
+        },
+        IAM_PROPAGATION_DELAY,
+        |err: &SdkError<CreateEventSourceMappingError, _>| {
+            err.as_service_error()
+                .is_some_and(|e| e.is_invalid_parameter_value_exception())
+        },
+        || {
+            lambda
+                .create_event_source_mapping()
+                .event_source_arn(&spec.source_arn)
+                .function_name(&spec.function_name)
+                .enabled(true)
+                .starting_position(position.clone())
+                .set_starting_position_timestamp(timestamp)
+                .batch_size(BATCH_SIZE)
+                .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
+                .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
+                .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
+                .maximum_record_age_in_seconds(max_record_age(spec.start, Utc::now()))
+                .bisect_batch_on_function_error(true)
+                .set_tags(Some(spec.tags.clone()))
+                .send()
+        },
+    )
+    .await;
+    match result {
+        Ok(out) => out
+            .uuid
+            .context("Lambda returned an event source mapping without a UUID")
+            .map(Some),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception()) =>
+        {
+            Ok(None)
         }
+        Err(err) => Err(aws_error(
+            err,
+            &format!(
+                "cannot map stream {} to function {}",
+                spec.source_arn, spec.function_name
+            ),
+        )),
     }
 }
 

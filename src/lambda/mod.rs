@@ -721,6 +721,34 @@ fn is_true(value: Option<&String>) -> bool {
     value.is_some_and(|v| v == "true" || v == "1")
 }
 
+/// How long a new or changed role or policy may take to become visible to Lambda: IAM is eventually
+/// consistent, and no waiter covers "Lambda may now assume this role".
+pub(crate) const IAM_PROPAGATION_ATTEMPTS: u32 = 12;
+pub(crate) const IAM_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
+
+/// Runs `call` until it succeeds, fails with an error `retryable` rejects, or `attempts` calls
+/// were made, sleeping `delay` between calls. For the few errors that only time cures.
+pub(crate) async fn retry_bounded<T, E, Fut>(
+    attempts: u32,
+    delay: Duration,
+    retryable: impl Fn(&E) -> bool,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if attempt < attempts && retryable(&err) => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A one-line error for a failed AWS call: what failed, then the service's code and message.
 pub(crate) fn aws_error<E, R>(err: SdkError<E, R>, what: &str) -> anyhow::Error
 where
@@ -793,6 +821,35 @@ mod tests {
         assert!(!env.contains_key(ENV_IGNORE_CASE));
         assert_eq!(env[ENV_EXPIRES_AT], "1700000000");
         assert!(!function_env(&plan("x"), "out", None).contains_key(ENV_EXPIRES_AT));
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded_and_only_for_the_given_errors() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let always_failing = || {
+            calls.set(calls.get() + 1);
+            async { Err::<(), &str>("role not assumable yet") }
+        };
+        let result = retry_bounded(3, Duration::ZERO, |_| true, always_failing).await;
+        assert_eq!((result, calls.get()), (Err("role not assumable yet"), 3));
+
+        calls.set(0);
+        let succeeds_third = || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move { if n < 3 { Err("later") } else { Ok(n) } }
+        };
+        let result = retry_bounded(12, Duration::ZERO, |_| true, succeeds_third).await;
+        assert_eq!(result, Ok(3));
+
+        calls.set(0);
+        let other_error = || {
+            calls.set(calls.get() + 1);
+            async { Err::<(), &str>("access denied") }
+        };
+        let result = retry_bounded(12, Duration::ZERO, |e| *e == "later", other_error).await;
+        assert_eq!((result, calls.get()), (Err("access denied"), 1));
     }
 
     #[test]
