@@ -989,3 +989,50 @@ async fn missing_arguments_without_a_terminal_are_usage_errors() {
     out.assert_code(2);
     assert!(out.stderr.contains("missing PATTERN"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-renew").await;
+    let out = ktail(m, &["attach", &src, "x", "--ttl", "1s", "-o", "json"]);
+    out.assert_success();
+    let function = json_out(&out)["function_name"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let expired = |all: &Value| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["source_stream"] == src.as_str())
+            .unwrap()["expired"]
+            .clone()
+    };
+    assert_eq!(
+        expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
+        true
+    );
+
+    let clients = ktail::lambda::Clients::new(&m.sdk_config().await);
+    let at = ktail::lambda::renew_ttl(&clients, &function, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((now + 3590..=now + 3600).contains(&at), "{at}");
+    let env = m
+        .lambda()
+        .await
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap()
+        .environment
+        .unwrap()
+        .variables
+        .unwrap();
+    assert_eq!(env["KTAIL_EXPIRES_AT"], at.to_string());
+    assert_eq!(env["MATCH"], "x", "the rest of the environment is kept");
+    assert_eq!(
+        expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
+        false
+    );
+}
