@@ -1016,7 +1016,7 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
         .await
         .unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert!((now + 3590..=now + 3600).contains(&at), "{at}");
+    assert!((now + 3000..=now + 3600).contains(&at), "{at}");
     let env = m
         .lambda()
         .await
