@@ -346,3 +346,95 @@ async fn ctrl_c_in_put_sends_what_was_typed_and_exits_130() {
     out.assert_success();
     assert_eq!(out.stdout_lines(), ["typed-1", "typed-2"]);
 }
+
+// ---- the pattern prompt (attach and grep) ----------------------------------------------------
+
+#[tokio::test]
+async fn pattern_prompt_refuses_a_bad_regex_then_attaches_with_a_good_one() {
+    let moto = support::moto();
+    let src = unique_name("prompt-attach");
+    moto.create_stream(&src, 1).await;
+    let mut cmd = moto.ktail();
+    cmd.args(["attach", &src]);
+    let mut session = on_terminal(cmd);
+    session
+        .expect("pattern (regex)")
+        .expect("the pattern prompt");
+    session.send("level=(warn\r").unwrap();
+    // The compiler's reason, and the prompt again.
+    session.expect("unclosed").expect("the regex error");
+    session.expect("pattern (regex)").expect("the prompt again");
+    session.send("level=(warn|error)\r").unwrap();
+    session
+        .expect("attached; tail it with")
+        .expect("attach went ahead");
+    assert_eq!(exit_code(&mut session), 0);
+    let arn = moto
+        .kinesis()
+        .await
+        .describe_stream_summary()
+        .stream_name(&src)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+    let mappings = moto
+        .lambda()
+        .await
+        .list_event_source_mappings()
+        .event_source_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mappings.event_source_mappings().len(), 1);
+}
+
+#[tokio::test]
+async fn ctrl_c_at_the_pattern_prompt_exits_130_with_nothing_created() {
+    let moto = support::moto();
+    let src = unique_name("prompt-cancel");
+    moto.create_stream(&src, 1).await;
+    let mut cmd = moto.ktail();
+    cmd.args(["attach", &src]);
+    let mut session = on_terminal(cmd);
+    session
+        .expect("pattern (regex)")
+        .expect("the pattern prompt");
+    session.send("\x03").unwrap();
+    assert_eq!(exit_code(&mut session), 130);
+    let arn = moto
+        .kinesis()
+        .await
+        .describe_stream_summary()
+        .stream_name(&src)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary
+        .unwrap()
+        .stream_arn;
+    let mappings = moto
+        .lambda()
+        .await
+        .list_event_source_mappings()
+        .event_source_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(mappings.event_source_mappings().is_empty());
+}
+
+#[test]
+fn missing_pattern_without_a_terminal_is_a_usage_error() {
+    let mut cmd = support::ktail();
+    cmd.args(["attach", "some-stream"]);
+    let out = run_ktail(cmd, T);
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with("ktail: missing PATTERN"),
+        "{}",
+        out.stderr
+    );
+}
