@@ -27,3 +27,5 @@ pub mod output;
 pub mod picker;
 #[cfg(feature = "cli")]
 pub mod progress;
+#[cfg(feature = "cli")]
+pub mod session;

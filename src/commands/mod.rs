@@ -57,8 +57,3 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Man(args) => man::run(args),
     }
 }
-
-/// Placeholder for a subcommand whose issue has not landed yet.
-pub(crate) fn not_yet(name: &str) -> Result<ExitCode> {
-    anyhow::bail!("`ktail {name}` is not implemented yet")
-}

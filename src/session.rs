@@ -1,0 +1,569 @@
+//! A `ktail grep` session: validate → attach the grep function → tail the filtered stream → detach
+//! what this session created, whatever ends it (Ctrl-C, SIGTERM, SIGHUP, `-n`, `--until`, an
+//! error). `--local` skips the Lambda and filters the source stream on this machine instead.
+//!
+//! The session owns three things the one-shot commands do not: the signal policy (the first
+//! signal starts the cleanup, a second one stops waiting for it and says what is left), the
+//! dead-client deadline it keeps pushing forward while it lives, and the bookkeeping of what it
+//! created, so that ending one session never removes what another one (or the user) made.
+
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, Utc};
+
+use crate::exit::ExitCode;
+use crate::filter::Matcher;
+use crate::kinesis::{self, Cancel, Start, Stop, StreamRef, TailConfig};
+use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
+use crate::output::{PrintOptions, Printer};
+use crate::progress::Progress;
+
+/// `--ttl` when `grep` is not given one: long enough that renewals are rare, short enough that a
+/// forgotten attachment stops costing money the same day.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// The deadline is pushed forward this many times per TTL, so one failed renewal is not fatal.
+const RENEWALS_PER_TTL: u32 = 3;
+const STDOUT_BUFFER: usize = 64 * 1024;
+
+/// A resolved `ktail grep`: no clap types, everything validated.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// What to attach; `plan.ttl` is the dead-client guard (always set for a session).
+    pub plan: AttachPlan,
+    /// Keep what this session created (but the mapping) for a quick re-run.
+    pub keep: bool,
+    /// No Lambda: tail the source and match here.
+    pub local: bool,
+    pub until: Option<DateTime<Utc>>,
+    pub max_records: Option<u64>,
+    pub print: PrintOptions,
+    /// How to name the session's leftovers in a `ktail detach` command: the global AWS flags
+    /// that were given (`--profile …`, `--region …`), already shell-quoted.
+    pub aws_flags: String,
+}
+
+impl Session {
+    fn matcher(&self) -> Result<Matcher> {
+        Matcher::new(&[&self.plan.pattern], self.plan.options)
+            .map_err(|e| crate::exit::usage(e.to_string()))
+    }
+
+    fn ttl(&self) -> Duration {
+        self.plan.ttl.unwrap_or(DEFAULT_TTL)
+    }
+
+    /// The `ktail detach` command that removes this session's attachment (`--purge`: also what
+    /// it created).
+    fn detach_command(&self, purge: bool) -> String {
+        let mut cmd = format!(
+            "ktail detach {} {}",
+            shell_quote(names::stream_name(&self.plan.source)),
+            shell_quote(&self.plan.pattern)
+        );
+        if self.plan.options.invert {
+            cmd.push_str(" -v");
+        }
+        if self.plan.options.ignore_case {
+            cmd.push_str(" -i");
+        }
+        if purge {
+            cmd.push_str(" --purge");
+        }
+        cmd.push_str(&self.aws_flags);
+        cmd
+    }
+}
+
+/// Runs the session until it ends, cleans up, prints the summary line; returns the exit code.
+pub async fn run(
+    sdk: &aws_config::SdkConfig,
+    session: Session,
+    progress: Progress,
+) -> Result<ExitCode> {
+    let matcher = session.matcher()?;
+    if matcher.matches_everything() {
+        progress.note(format!(
+            "warning: {:?} matches every record: everything in the stream will be {}",
+            session.plan.pattern,
+            if session.local { "printed" } else { "copied" }
+        ));
+    }
+    let cancel = Cancel::new();
+    let leftovers = Arc::new(Mutex::new(None::<String>));
+    watch_signals(cancel.clone(), Arc::clone(&leftovers));
+    let clock = Instant::now();
+    if session.local {
+        return local(sdk, &session, matcher, cancel, &progress, clock).await;
+    }
+    server_side(sdk, &session, matcher, cancel, leftovers, &progress, clock).await
+}
+
+/// `--local`: the source stream through the same matcher and printer, no AWS resources.
+async fn local(
+    sdk: &aws_config::SdkConfig,
+    session: &Session,
+    matcher: Matcher,
+    cancel: Cancel,
+    progress: &Progress,
+    clock: Instant,
+) -> Result<ExitCode> {
+    let stream = StreamRef::parse(&session.plan.source);
+    let config = TailConfig {
+        start: match session.plan.start {
+            lambda::StartPosition::Latest => Start::Latest,
+            lambda::StartPosition::TrimHorizon => Start::TrimHorizon,
+            lambda::StartPosition::AtTimestamp(at) => Start::AtTimestamp(at),
+        },
+        until: session.until,
+        max_records: session.max_records,
+        matcher: matcher.clone(),
+        ..TailConfig::new(stream)
+    };
+    let client = kinesis::client(sdk);
+    progress
+        .step(format!("tailing {} (matching here)", session.plan.source))
+        .done("started");
+    let sink = Printer::new(
+        BufWriter::with_capacity(STDOUT_BUFFER, io::stdout()),
+        session.print.clone(),
+        Some(matcher),
+    );
+    let summary = kinesis::tail(&client, config, sink, cancel).await?;
+    progress.note(summary_line(summary.records, clock.elapsed(), &[], &[]));
+    Ok(exit_code(summary.stop))
+}
+
+/// The names an attachment of this plan has, known before any AWS call, so that a deploy that is
+/// interrupted halfway can still be taken apart.
+struct Planned {
+    function: String,
+    output_stream: String,
+    /// `None` when the user gave `--role`.
+    role: Option<String>,
+}
+
+impl Planned {
+    fn of(plan: &AttachPlan) -> Planned {
+        let base = names::Identity {
+            source: names::stream_name(&plan.source).to_owned(),
+            pattern: plan.pattern.clone(),
+            options: plan.options,
+        }
+        .base_name();
+        Planned {
+            output_stream: plan
+                .deploy
+                .output_stream
+                .clone()
+                .unwrap_or_else(|| base.clone()),
+            role: plan.deploy.role.is_none().then(|| base.clone()),
+            function: base,
+        }
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            function_name: self.function.clone(),
+            output_stream: Some(self.output_stream.clone()),
+            role_name: self.role.clone(),
+        }
+    }
+}
+
+/// Which of the planned resources existed before this session.
+#[derive(Debug, Clone, Copy)]
+struct Existing {
+    function: bool,
+    output_stream: bool,
+    role: bool,
+}
+
+impl Existing {
+    async fn look(clients: &Clients, planned: &Planned) -> Result<Existing> {
+        let (function, output_stream, role) = tokio::join!(
+            lambda::function::get(&clients.lambda, &planned.function),
+            lambda::output_stream::describe(&clients.kinesis, &planned.output_stream),
+            async {
+                match &planned.role {
+                    Some(name) => role_exists(&clients.iam, name).await,
+                    None => Ok(true),
+                }
+            },
+        );
+        Ok(Existing {
+            function: function?.is_some(),
+            output_stream: output_stream?.is_some(),
+            role: role?,
+        })
+    }
+
+    /// What to remove when the deploy did not finish: the mapping in any case, and whatever did
+    /// not exist before (`remove` skips what is missing and anything not tagged as ktail's).
+    fn removal(self, keep: bool) -> Removal {
+        Removal {
+            mapping: true,
+            function: !keep && !self.function,
+            output_stream: !keep && !self.output_stream,
+            role: !keep && !self.role,
+        }
+    }
+}
+
+async fn role_exists(iam: &aws_sdk_iam::Client, name: &str) -> Result<bool> {
+    match iam.get_role().role_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(lambda::aws_error(
+            err,
+            &format!("cannot look up IAM role {name}"),
+        )),
+    }
+}
+
+async fn server_side(
+    sdk: &aws_config::SdkConfig,
+    session: &Session,
+    matcher: Matcher,
+    cancel: Cancel,
+    leftovers: Arc<Mutex<Option<String>>>,
+    progress: &Progress,
+    clock: Instant,
+) -> Result<ExitCode> {
+    let clients = Clients::new(sdk);
+    let planned = Planned::of(&session.plan);
+    let started = Utc::now();
+
+    let existing = tokio::select! {
+        existing = Existing::look(&clients, &planned) => existing?,
+        _ = cancel.cancelled() => {
+            progress.note(summary_line(0, clock.elapsed(), &[], &[]));
+            return Ok(ExitCode::Interrupted);
+        }
+    };
+    let (created, removal) = (existing.removal(false), existing.removal(session.keep));
+    set_leftovers(&leftovers, session, &planned.target(), removal);
+
+    let attached = tokio::select! {
+        attached = lambda::attach(&clients, &session.plan, progress) => Some(attached),
+        _ = cancel.cancelled() => None,
+    };
+    let (target, created, removal, ended) = match &attached {
+        Some(Ok(attachment)) => {
+            let removal = attachment.session_removal(session.keep);
+            set_leftovers(&leftovers, session, &attachment.target(), removal);
+            let ended = tail_output(
+                sdk, &clients, session, attachment, matcher, cancel, started, progress,
+            )
+            .await;
+            let created = attachment.session_removal(false);
+            (attachment.target(), created, removal, ended)
+        }
+        Some(Err(err)) => (planned.target(), created, removal, Err(anyhow!("{err:#}"))),
+        None => (planned.target(), created, removal, Ok((0, Stop::Cancelled))),
+    };
+    let interrupted_deploy = attached.is_none();
+
+    let removed = match sweep(&clients, &target, removal, progress, interrupted_deploy).await {
+        Ok(removed) => removed,
+        Err(err) => {
+            let err = err.context(format!(
+                "could not clean up; run `{}`",
+                session.detach_command(removal.output_stream || removal.function)
+            ));
+            return Err(match ended {
+                Err(first) => first.context(format!("{err:#}")),
+                Ok(_) => err,
+            });
+        }
+    };
+    *leftovers.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let kept = kept(&target, created, removal);
+    let (matches, stop) = match ended {
+        Ok(done) => done,
+        Err(err) => {
+            progress.note(summary_line(0, clock.elapsed(), &removed, &kept));
+            return Err(err);
+        }
+    };
+    progress.note(summary_line(matches, clock.elapsed(), &removed, &kept));
+    Ok(exit_code(stop))
+}
+
+/// How long a request sent just before an interrupt may take to land.
+const IN_FLIGHT: Duration = Duration::from_secs(1);
+
+/// Removes what the session made. After an interrupted deploy a create call may still be in
+/// flight (its future was dropped, not its request), so a second pass catches what it created.
+async fn sweep(
+    clients: &Clients,
+    target: &Target,
+    removal: Removal,
+    progress: &Progress,
+    interrupted_deploy: bool,
+) -> Result<Vec<Removed>> {
+    let mut removed = lambda::remove(clients, target, removal, progress).await?;
+    if interrupted_deploy {
+        tokio::time::sleep(IN_FLIGHT).await;
+        removed.extend(lambda::remove(clients, target, removal, progress).await?);
+    }
+    Ok(removed)
+}
+
+/// Tails the output stream from where this session's matches begin, renewing the dead-client
+/// deadline meanwhile. Returns how many records were printed and why the tail stopped.
+#[allow(clippy::too_many_arguments)]
+async fn tail_output(
+    sdk: &aws_config::SdkConfig,
+    clients: &Clients,
+    session: &Session,
+    attachment: &Attachment,
+    matcher: Matcher,
+    cancel: Cancel,
+    started: DateTime<Utc>,
+    progress: &Progress,
+) -> Result<(u64, Stop)> {
+    // A stream this session created holds only its matches; a reused one may hold an earlier
+    // session's, which end before this one started.
+    let start = if attachment.output == lambda::Change::Created {
+        Start::TrimHorizon
+    } else {
+        Start::AtTimestamp(started)
+    };
+    let config = TailConfig {
+        start,
+        until: session.until,
+        max_records: session.max_records,
+        ..TailConfig::new(StreamRef::Name(attachment.output_stream.clone()))
+    };
+    let client = kinesis::client(sdk);
+    let sink = Printer::new(
+        BufWriter::with_capacity(STDOUT_BUFFER, io::stdout()),
+        session.print.clone(),
+        Some(matcher),
+    );
+    progress
+        .step(format!("tailing {}", attachment.output_stream))
+        .done("matches follow; Ctrl-C to stop and detach");
+    let renewals = tokio::spawn(renew(
+        clients.clone(),
+        attachment.function_name.clone(),
+        session.ttl(),
+        progress.clone(),
+    ));
+    let summary = kinesis::tail(&client, config, sink, cancel).await;
+    renewals.abort();
+    let summary = summary?;
+    Ok((summary.records, summary.stop))
+}
+
+/// Pushes the function's deadline forward while the session lives; warns once when it cannot.
+async fn renew(clients: Clients, function: String, ttl: Duration, progress: Progress) {
+    let every = (ttl / RENEWALS_PER_TTL).max(Duration::from_secs(1));
+    let mut warned = false;
+    loop {
+        tokio::time::sleep(every).await;
+        match lambda::renew_ttl(&clients, &function, ttl).await {
+            Ok(_) => warned = false,
+            Err(err) if !warned => {
+                warned = true;
+                progress.note(format!(
+                    "warning: could not renew the session's deadline ({err:#}); matches stop once it passes"
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// What `--keep` left in place that this session created: `created` is what it would have
+/// removed without `--keep`, `removal` what it did remove.
+fn kept(target: &Target, created: Removal, removal: Removal) -> Vec<String> {
+    let mut kept = Vec::new();
+    if created.function && !removal.function {
+        kept.push(format!("function {}", target.function_name));
+    }
+    if created.output_stream
+        && !removal.output_stream
+        && let Some(stream) = &target.output_stream
+    {
+        kept.push(format!("output stream {stream}"));
+    }
+    if created.role
+        && !removal.role
+        && let Some(role) = &target.role_name
+    {
+        kept.push(format!("role {role}"));
+    }
+    kept
+}
+
+fn set_leftovers(
+    leftovers: &Mutex<Option<String>>,
+    session: &Session,
+    target: &Target,
+    removal: Removal,
+) {
+    let mut what = vec![format!(
+        "the event source mapping of {}",
+        target.function_name
+    )];
+    if removal.function {
+        what.push(format!("function {}", target.function_name));
+    }
+    if removal.output_stream
+        && let Some(stream) = &target.output_stream
+    {
+        what.push(format!("output stream {stream}"));
+    }
+    if removal.role
+        && let Some(role) = &target.role_name
+    {
+        what.push(format!("role {role}"));
+    }
+    let purge = removal.function || removal.output_stream || removal.role;
+    *leftovers.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+        "ktail: stopped before cleaning up; may be left: {}; remove with: {}",
+        what.join(", "),
+        session.detach_command(purge)
+    ));
+}
+
+/// `12 matches in 1m 3s; removed mapping …, output stream …`
+fn summary_line(matches: u64, elapsed: Duration, removed: &[Removed], kept: &[String]) -> String {
+    let mut line = format!(
+        "{matches} {} in {}",
+        if matches == 1 { "match" } else { "matches" },
+        humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+    );
+    if !removed.is_empty() {
+        let list: Vec<String> = removed
+            .iter()
+            .map(|r| format!("{} {}", r.kind, r.name))
+            .collect();
+        let _ = write!(line, "; removed {}", list.join(", "));
+    }
+    if !kept.is_empty() {
+        let _ = write!(line, "; kept {} for a re-run", kept.join(", "));
+    }
+    line
+}
+
+fn exit_code(stop: Stop) -> ExitCode {
+    match stop {
+        Stop::Cancelled => ExitCode::Interrupted,
+        Stop::Done | Stop::MaxRecords => ExitCode::Success,
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP (the terminal closed) all start the cleanup; a second one stops
+/// waiting for it, prints what may be left and the command that removes it, and exits.
+fn watch_signals(cancel: Cancel, leftovers: Arc<Mutex<Option<String>>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let streams = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .map(signal);
+    let [Ok(mut int), Ok(mut term), Ok(mut hup)] = streams else {
+        tracing::debug!("cannot watch signals; Ctrl-C ends ktail without cleaning up");
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            if !cancel.is_cancelled() {
+                cancel.cancel();
+                continue;
+            }
+            if let Some(left) = leftovers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_deref()
+            {
+                let _ = writeln!(io::stderr(), "{left}");
+            }
+            std::process::exit(ExitCode::Interrupted as i32);
+        }
+    });
+}
+
+/// Single-quotes `s` for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_a_shell() {
+        assert_eq!(shell_quote("logs"), "logs");
+        assert_eq!(shell_quote("\"status\":500"), "'\"status\":500'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn summary_says_what_happened() {
+        let removed = [
+            Removed {
+                kind: "mapping",
+                name: "u-1".into(),
+            },
+            Removed {
+                kind: "output stream",
+                name: "ktail-logs-x".into(),
+            },
+        ];
+        assert_eq!(
+            summary_line(1, Duration::from_millis(63_400), &removed, &[]),
+            "1 match in 1m 3s; removed mapping u-1, output stream ktail-logs-x"
+        );
+        assert_eq!(
+            summary_line(0, Duration::ZERO, &[], &["function f".into()]),
+            "0 matches in 0s; kept function f for a re-run"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_deploy_removes_only_what_was_new() {
+        let existing = Existing {
+            function: true,
+            output_stream: false,
+            role: true,
+        };
+        assert_eq!(
+            existing.removal(false),
+            Removal {
+                mapping: true,
+                function: false,
+                output_stream: true,
+                role: false
+            }
+        );
+        assert_eq!(existing.removal(true), Removal::MAPPING);
+    }
+}
