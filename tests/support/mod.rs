@@ -1101,5 +1101,6 @@ extern "C" fn kill_children_at_exit() {
         }
     }
 }
+pub mod esm_poller;
 pub mod fault_proxy;
 pub mod lambda_runtime;
