@@ -271,9 +271,13 @@ async fn server_side(
         Some(Err(err)) => (planned.target(), created, removal, Err(anyhow!("{err:#}"))),
         None => (planned.target(), created, removal, Ok((0, Stop::Cancelled))),
     };
-    let interrupted_deploy = attached.is_none();
+    let deploy = match &attached {
+        None => Deploy::Interrupted,
+        Some(Err(_)) => Deploy::Failed,
+        Some(Ok(_)) => Deploy::Finished,
+    };
 
-    let removed = match sweep(&clients, &target, removal, progress, interrupted_deploy).await {
+    let removed = match sweep(&clients, &target, removal, progress, deploy).await {
         Ok(removed) => removed,
         Err(err) => {
             let err = err.context(format!(
@@ -301,6 +305,17 @@ async fn server_side(
 
 /// How long a request sent just before an interrupt may take to land.
 const IN_FLIGHT: Duration = Duration::from_secs(1);
+/// How long a half-created output stream may take to become deletable.
+const STREAM_SETTLE: Duration = Duration::from_secs(300);
+
+/// How the attach step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deploy {
+    Finished,
+    Failed,
+    /// Dropped by a signal, possibly with a create call in flight.
+    Interrupted,
+}
 
 /// Removes what the session made. After an interrupted deploy a create call may still be in
 /// flight (its future was dropped, not its request), so a second pass catches what it created.
@@ -309,14 +324,61 @@ async fn sweep(
     target: &Target,
     removal: Removal,
     progress: &Progress,
-    interrupted_deploy: bool,
+    deploy: Deploy,
 ) -> Result<Vec<Removed>> {
     let mut removed = lambda::remove(clients, target, removal, progress).await?;
-    if interrupted_deploy {
+    if deploy == Deploy::Interrupted {
         tokio::time::sleep(IN_FLIGHT).await;
         removed.extend(lambda::remove(clients, target, removal, progress).await?);
     }
+    if deploy != Deploy::Finished
+        && removal.output_stream
+        && let Some(stream) = &target.output_stream
+        && delete_unfinished_stream(clients, stream, progress).await?
+    {
+        removed.push(Removed {
+            kind: "output stream",
+            name: stream.clone(),
+        });
+    }
     Ok(removed)
+}
+
+/// The output stream is tagged as ktail's only once it is ACTIVE, so `remove` (which deletes only
+/// tagged streams) leaves one whose deploy stopped earlier. It did not exist before this session
+/// (`removal` says so), so this session made it: wait until it can be deleted, then delete it.
+async fn delete_unfinished_stream(
+    clients: &Clients,
+    stream: &str,
+    progress: &Progress,
+) -> Result<bool> {
+    use aws_sdk_kinesis::client::Waiters as _;
+    use aws_sdk_kinesis::types::StreamStatus;
+    let Some((_, status)) = lambda::output_stream::describe(&clients.kinesis, stream).await? else {
+        return Ok(false);
+    };
+    if status == StreamStatus::Deleting {
+        return Ok(false);
+    }
+    let step = progress.step(format!("removing output stream {stream}"));
+    if status == StreamStatus::Creating {
+        step.update("waiting until it is created");
+        clients
+            .kinesis
+            .wait_until_stream_exists()
+            .stream_name(stream)
+            .wait(STREAM_SETTLE)
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "output stream {stream} did not finish creating: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(e)
+                )
+            })?;
+    }
+    let deleted = lambda::output_stream::delete(&clients.kinesis, stream).await?;
+    step.done("removed");
+    Ok(deleted)
 }
 
 /// Tails the output stream from where this session's matches begin, renewing the dead-client
