@@ -103,6 +103,38 @@ async fn aggregated_lines_are_read_back_and_take_few_records() {
 }
 
 #[tokio::test]
+async fn aggregates_fill_whole_put_records_requests() {
+    // ~6.5 MB of lines: several 1 MiB aggregates, more than one 5 MiB PutRecords request.
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("put-agg-big");
+    emu.create_stream(&stream, 2).await;
+    let lines: Vec<String> = (0..30_000)
+        .map(|i| format!("{i:06} {}", "x".repeat(200)))
+        .collect();
+    // From a file: no pipe to pause on, so batches fill up to the request limit.
+    let path = support::target_tmp().join(format!("{stream}.txt"));
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let mut cmd = emu.ktail();
+    cmd.args(["put", &stream, "--aggregate", "--file"])
+        .arg(&path);
+    let out = run_ktail(cmd, T);
+    let _ = std::fs::remove_file(&path);
+    out.assert_success();
+    let got = read_back(&emu, &stream, &[]);
+    assert!(
+        sorted(got.clone()) == lines,
+        "{} lines read back",
+        got.len()
+    );
+    let records = read_back(&emu, &stream, &["--no-deaggregate", "-o", "json"]);
+    assert!(
+        (7..=10).contains(&records.len()),
+        "{} Kinesis records",
+        records.len()
+    );
+}
+
+#[tokio::test]
 async fn a_line_over_the_record_limit_is_reported_and_the_rest_put() {
     let emu = support::ferrokinesis();
     let stream = support::unique_name("put-big");
