@@ -475,6 +475,12 @@ fn set_leftovers(
     target: &Target,
     removal: Removal,
 ) {
+    *leftovers.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(leftover_message(session, target, removal));
+}
+
+/// What a second signal prints: what may still exist and the command that removes it.
+pub(crate) fn leftover_message(session: &Session, target: &Target, removal: Removal) -> String {
     let mut what = vec![format!(
         "the event source mapping of {}",
         target.function_name
@@ -493,11 +499,11 @@ fn set_leftovers(
         what.push(format!("role {role}"));
     }
     let purge = removal.function || removal.output_stream || removal.role;
-    *leftovers.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+    format!(
         "ktail: stopped before cleaning up; may be left: {}; remove with: {}",
         what.join(", "),
         session.detach_command(purge)
-    ));
+    )
 }
 
 /// `12 matches in 1m 3s; removed mapping …, output stream …`

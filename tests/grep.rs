@@ -168,6 +168,7 @@ async fn prints_exactly_the_matches_server_side_and_local() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    timeline.push((started.elapsed(), "(stderr says tailing)".into()));
     let first = server.read_lines(1, LINE);
     let to_first_match = started.elapsed();
     eprintln!("time to the first match: {to_first_match:?}; steps:");

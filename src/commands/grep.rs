@@ -149,6 +149,40 @@ mod tests {
     }
 
     #[test]
+    fn a_second_signal_names_what_is_left_and_how_to_remove_it() {
+        use crate::lambda::{Removal, Target};
+        let s = session(&[
+            "ktail",
+            "--region",
+            "eu-west-1",
+            "grep",
+            "logs",
+            "it's",
+            "-i",
+        ])
+        .unwrap();
+        let target = Target {
+            function_name: "ktail-logs-1".into(),
+            output_stream: Some("ktail-logs-1".into()),
+            role_name: Some("ktail-logs-1".into()),
+        };
+        let all = Removal {
+            role: false,
+            ..Removal::PURGE
+        };
+        assert_eq!(
+            crate::session::leftover_message(&s, &target, all),
+            "ktail: stopped before cleaning up; may be left: the event source mapping of \
+             ktail-logs-1, function ktail-logs-1, output stream ktail-logs-1; remove with: \
+             ktail detach logs 'it'\\''s' -i --purge --region eu-west-1"
+        );
+        assert!(
+            crate::session::leftover_message(&s, &target, Removal::MAPPING)
+                .ends_with("remove with: ktail detach logs 'it'\\''s' -i --region eu-west-1")
+        );
+    }
+
+    #[test]
     fn the_detach_hint_carries_the_aws_flags() {
         let cli = Cli::try_parse_from([
             "ktail",
