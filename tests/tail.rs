@@ -18,7 +18,7 @@ const RUN: Duration = Duration::from_secs(60);
 const LINE: Duration = Duration::from_secs(30);
 
 /// Puts `(partition key, data)` pairs with PutRecords, in order, retrying failed entries.
-async fn put_keyed(client: &Client, stream: &str, records: &[(String, Vec<u8>)]) {
+pub(crate) async fn put_keyed(client: &Client, stream: &str, records: &[(String, Vec<u8>)]) {
     for chunk in records.chunks(500) {
         let mut pending: Vec<PutRecordsRequestEntry> = chunk
             .iter()
@@ -74,7 +74,7 @@ async fn put_one(client: &Client, stream: &str, key: &str, data: &[u8]) {
     }
 }
 
-fn lines(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn lines(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
     (0..n)
         .map(|i| (format!("key-{i}"), format!("{prefix}-{i}").into_bytes()))
         .collect()
@@ -85,7 +85,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     stdout
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -555,7 +555,7 @@ async fn ctrl_c_flushes_and_exits_130() {
 
 /// A producer writing `key:n` lines, n counting per key, one record at a time so each key's
 /// order is the order of its writes.
-fn spawn_producer(
+pub(crate) fn spawn_producer(
     client: Client,
     stream: String,
     keys: usize,
@@ -582,7 +582,7 @@ fn spawn_producer(
 
 /// Every `key:n` exactly once and in order per key.
 #[track_caller]
-fn assert_complete_and_ordered(lines: &[String], written: &[usize]) {
+pub(crate) fn assert_complete_and_ordered(lines: &[String], written: &[usize]) {
     let mut seen: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for line in lines {
         let (key, n) = line
@@ -603,7 +603,10 @@ fn assert_complete_and_ordered(lines: &[String], written: &[usize]) {
     assert!(seen.is_empty(), "unexpected keys {seen:?}");
 }
 
-async fn open_shards(client: &Client, stream: &str) -> Vec<aws_sdk_kinesis::types::Shard> {
+pub(crate) async fn open_shards(
+    client: &Client,
+    stream: &str,
+) -> Vec<aws_sdk_kinesis::types::Shard> {
     let out = client
         .list_shards()
         .stream_name(stream)
@@ -635,13 +638,19 @@ async fn resharding_without_child_shards_in_responses() {
 }
 
 async fn reshard_while_tailing(emu: &Emulator) {
+    reshard_while_tailing_with(emu, &[]).await;
+}
+
+/// [`reshard_while_tailing`] with extra flags for the tail (`--efo`).
+pub(crate) async fn reshard_while_tailing_with(emu: &Emulator, flags: &[&str]) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let name = unique_name("tail-reshard");
     emu.create_stream(&name, 2).await;
     let client = emu.kinesis().await;
     let mut cmd = emu.ktail();
-    cmd.args(["tail", &name, "--oldest", "--poll-interval", "200ms"]);
+    cmd.args(["tail", &name, "--oldest", "--poll-interval", "200ms"])
+        .args(flags);
     let tail = Running::spawn(cmd);
 
     let stop = Arc::new(AtomicBool::new(false));

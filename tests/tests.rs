@@ -5,6 +5,7 @@ mod support;
 
 mod attach;
 mod cli;
+mod efo;
 mod grep;
 mod kpl;
 mod put;

@@ -17,6 +17,7 @@ use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{self, Cancel, Selection, Start, Stop, StreamRef, TailConfig};
 use crate::output::{self, PrintOptions, Printer};
 use crate::picker;
+use crate::progress::{Mode, Progress};
 
 /// stdout buffer; flushed whenever the readers have nothing more waiting.
 const STDOUT_BUFFER: usize = 64 * 1024;
@@ -34,7 +35,12 @@ pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
         )?;
     }
     args.stream = Some(picker::resolve_stream(ctx, args.stream.take()).await?);
-    let (config, print) = resolve(&args, color)?;
+    let (mut config, print) = resolve(&args, color)?;
+    // Setup steps (registering an --efo consumer) only on a terminal: a pipe gets data only.
+    config.progress = match Progress::detect(&ctx.global) {
+        p if p.mode() == Mode::Spinner => p,
+        _ => Progress::new(Mode::Hidden),
+    };
     let client = kinesis::client(ctx.sdk().await?);
     let cancel = Cancel::new();
     on_signals(cancel.clone());
@@ -57,11 +63,6 @@ pub fn resolve(args: &TailArgs, color: bool) -> Result<(TailConfig, PrintOptions
     };
     if stream.trim().is_empty() {
         return Err(usage("the stream name is empty"));
-    }
-    if args.efo {
-        return Err(usage(
-            "--efo is not available yet; drop it to read with GetRecords polling",
-        ));
     }
     let stream = StreamRef::parse(stream);
     let start = match (args.start.since, args.start.oldest) {
@@ -95,6 +96,7 @@ pub fn resolve(args: &TailArgs, color: bool) -> Result<(TailConfig, PrintOptions
         matcher: matcher(&args.filter)?,
         deaggregate: !args.no_deaggregate,
         poll_interval: args.poll_interval,
+        efo: args.efo,
         ..TailConfig::new(stream.clone())
     };
     Ok((config, print_options(&args.output, &stream, color)))

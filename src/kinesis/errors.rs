@@ -104,7 +104,11 @@ pub fn list_shards(
 }
 
 /// Everything the operation's own checks left: unmodelled codes, 5xx, transport.
-fn classify_rest<E>(err: SdkError<E, HttpResponse>, action: &str, stream: &StreamRef) -> Failure
+pub(super) fn classify_rest<E>(
+    err: SdkError<E, HttpResponse>,
+    action: &str,
+    stream: &StreamRef,
+) -> Failure
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
@@ -130,13 +134,13 @@ where
     }
 }
 
-fn not_found(stream: &StreamRef) -> anyhow::Error {
+pub(super) fn not_found(stream: &StreamRef) -> anyhow::Error {
     anyhow!(
         "stream {stream} does not exist (or was deleted) in this region; `ktail ls` lists the streams"
     )
 }
 
-fn denied(action: &str, stream: &StreamRef) -> anyhow::Error {
+pub(super) fn denied(action: &str, stream: &StreamRef) -> anyhow::Error {
     anyhow!(
         "access denied: these credentials lack {action} on stream {stream}; grant it or use another --profile"
     )

@@ -3,9 +3,12 @@
 //! printer thread that owns the output.
 //!
 //! [`tail`] is the library entry point: `ktail tail` calls it, `ktail grep` calls it on the filtered
-//! output stream (and with a client-side filter for `--local`), and a second reader kind (enhanced
-//! fan-out) can slot in beside `reader`.
+//! output stream (and with a client-side filter for `--local`). With `efo` set, `efo` readers
+//! replace `reader` behind a consumer from `consumer`, registered for the run and deregistered at
+//! its end.
 
+pub mod consumer;
+pub mod efo;
 mod errors;
 pub mod reader;
 pub mod shards;
@@ -26,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::filter::Matcher;
 use crate::output::{Record, Sink};
+use crate::progress::{Mode, Progress};
 use reader::{End, ReaderConfig};
 use shards::Lineage;
 pub use shards::Selection;
@@ -132,6 +136,10 @@ pub struct TailConfig {
     pub deaggregate: bool,
     /// How often a caught-up shard is polled.
     pub poll_interval: Duration,
+    /// Read with enhanced fan-out: a consumer registered for this run, records pushed.
+    pub efo: bool,
+    /// Where setup steps (registering the consumer) are shown.
+    pub progress: Progress,
 }
 
 impl TailConfig {
@@ -147,6 +155,8 @@ impl TailConfig {
             matcher: Matcher::all(),
             deaggregate: true,
             poll_interval: Duration::from_secs(1),
+            efo: false,
+            progress: Progress::new(Mode::Hidden),
         }
     }
 }
@@ -201,12 +211,39 @@ impl Cancel {
 }
 
 /// Tails `config.stream` into `sink` until a stop condition or `cancel`. Records reach the sink in
-/// order per shard and, across a reshard, per partition key.
+/// order per shard and, across a reshard, per partition key. With `config.efo`, the consumer it
+/// registers is deregistered on every way out (a stop condition, `cancel`, an error).
 pub async fn tail<S: Sink>(
     client: &Client,
     config: TailConfig,
     sink: S,
     cancel: Cancel,
+) -> Result<TailSummary> {
+    if !config.efo {
+        return follow(client, config, sink, cancel, None).await;
+    }
+    let cancelled = TailSummary {
+        records: 0,
+        stop: Stop::Cancelled,
+    };
+    let Some(consumer) =
+        consumer::acquire(client, &config.stream, &config.progress, &cancel).await?
+    else {
+        return Ok(cancelled);
+    };
+    let arn: Arc<str> = consumer.arn.as_str().into();
+    let result = follow(client, config, sink, cancel, Some(arn)).await;
+    consumer.release(client).await;
+    result
+}
+
+/// The tail itself: polling readers, or enhanced fan-out readers through `consumer_arn`.
+async fn follow<S: Sink>(
+    client: &Client,
+    config: TailConfig,
+    sink: S,
+    cancel: Cancel,
+    consumer_arn: Option<Arc<str>>,
 ) -> Result<TailSummary> {
     let listing = shards::list_shards(client, &config.stream).await?;
     let mut lineage = Lineage::new(config.selection.clone(), config.start.clone());
@@ -237,20 +274,34 @@ pub async fn tail<S: Sink>(
     });
     // Readers stop on this; it fires on `cancel` and when the printer is done.
     let stop = Cancel::new();
+    let listed_closed = efo::ClosedShards::default();
     let mut readers: JoinSet<(String, Result<End>)> = JoinSet::new();
     let spawn = |readers: &mut JoinSet<_>, ready: Vec<(String, Start, bool)>| {
         for (shard, start, closed) in ready {
             tracing::debug!(%shard, ?start, closed, "starting reader");
-            let task = reader::read_shard(
-                client.clone(),
-                reader_config.clone(),
-                shard.clone(),
-                start,
-                closed,
-                tx.clone(),
-                stop.clone(),
-            );
-            readers.spawn(async move { (shard, task.await) });
+            let (client, config, id) = (client.clone(), reader_config.clone(), shard.clone());
+            let (tx, stop) = (tx.clone(), stop.clone());
+            match &consumer_arn {
+                Some(arn) => {
+                    let listed = listed_closed.clone();
+                    let task = efo::read_shard(
+                        client,
+                        config,
+                        arn.clone(),
+                        id,
+                        start,
+                        closed,
+                        listed,
+                        tx,
+                        stop,
+                    );
+                    readers.spawn(async move { (shard, task.await) });
+                }
+                None => {
+                    let task = reader::read_shard(client, config, id, start, closed, tx, stop);
+                    readers.spawn(async move { (shard, task.await) });
+                }
+            }
         }
     };
     spawn(&mut readers, first);
@@ -307,6 +358,9 @@ pub async fn tail<S: Sink>(
             _ = tokio::time::sleep_until(next_listing) => {
                 match shards::list_shards(client, &config.stream).await {
                     Ok(listing) => {
+                        if let Ok(mut closed) = listed_closed.lock() {
+                            closed.extend(listing.iter().filter(|s| s.closed).map(|s| s.id.clone()));
+                        }
                         let ready = lineage.discovered(listing);
                         spawn(&mut readers, ready);
                     }

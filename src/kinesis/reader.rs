@@ -140,7 +140,12 @@ pub async fn read_shard(
 
         let behind = output.millis_behind_latest.unwrap_or(0);
         let returned = output.records.len();
-        let (batch, past_until) = reader.convert(&shard_id, output.records);
+        let (batch, past_until) = convert(
+            &reader.config,
+            &shard_id,
+            output.records,
+            &mut reader.last_sequence,
+        );
         if !batch.is_empty() {
             let sent = tokio::select! {
                 biased;
@@ -290,60 +295,62 @@ impl Reader {
         };
         Ok(sleep_or_cancel(backoff(attempt), cancel).await)
     }
+}
 
-    /// Kinesis records → user records, cut at `--until`. Returns whether the cut happened.
-    fn convert(
-        &mut self,
-        shard: &Arc<str>,
-        records: Vec<aws_sdk_kinesis::types::Record>,
-    ) -> (Vec<Record>, bool) {
-        let mut batch = Vec::with_capacity(records.len());
-        for record in records {
-            let arrival = record
-                .approximate_arrival_timestamp
-                .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
-            if let (Some(until), Some(at)) = (self.config.until, arrival)
-                && at > until
-            {
-                return (batch, true);
-            }
-            let sequence: Arc<str> = record.sequence_number.as_str().into();
-            self.last_sequence = Some(record.sequence_number);
-            if let (Some(since), Some(at)) = (self.config.since, arrival)
-                && at < since
-            {
-                continue;
-            }
-            let data = Bytes::from(record.data.into_inner());
-            let partition_key = record.partition_key.unwrap_or_default();
-            if self.config.deaggregate && crate::kpl::looks_aggregated(&data) {
-                for user in crate::kpl::deaggregate(data, &partition_key, None) {
-                    batch.push(Record {
-                        shard: shard.clone(),
-                        sequence: sequence.clone(),
-                        sub_sequence: user.sub_sequence,
-                        partition_key: user.partition_key.into(),
-                        arrival,
-                        data: user.data,
-                    });
-                }
-            } else {
+/// Kinesis records → user records, cut at `--until`; `last_sequence` follows the last record
+/// handed on. Returns whether the cut happened. Shared with the enhanced fan-out reader.
+pub(super) fn convert(
+    config: &ReaderConfig,
+    shard: &Arc<str>,
+    records: Vec<aws_sdk_kinesis::types::Record>,
+    last_sequence: &mut Option<String>,
+) -> (Vec<Record>, bool) {
+    let mut batch = Vec::with_capacity(records.len());
+    for record in records {
+        let arrival = record
+            .approximate_arrival_timestamp
+            .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
+        if let (Some(until), Some(at)) = (config.until, arrival)
+            && at > until
+        {
+            return (batch, true);
+        }
+        let sequence: Arc<str> = record.sequence_number.as_str().into();
+        *last_sequence = Some(record.sequence_number);
+        if let (Some(since), Some(at)) = (config.since, arrival)
+            && at < since
+        {
+            continue;
+        }
+        let data = Bytes::from(record.data.into_inner());
+        let partition_key = record.partition_key.unwrap_or_default();
+        if config.deaggregate && crate::kpl::looks_aggregated(&data) {
+            for user in crate::kpl::deaggregate(data, &partition_key, None) {
                 batch.push(Record {
                     shard: shard.clone(),
-                    sequence,
-                    sub_sequence: None,
-                    partition_key: partition_key.into(),
+                    sequence: sequence.clone(),
+                    sub_sequence: user.sub_sequence,
+                    partition_key: user.partition_key.into(),
                     arrival,
-                    data,
+                    data: user.data,
                 });
             }
+        } else {
+            batch.push(Record {
+                shard: shard.clone(),
+                sequence,
+                sub_sequence: None,
+                partition_key: partition_key.into(),
+                arrival,
+                data,
+            });
         }
-        (batch, false)
     }
+    (batch, false)
 }
 
 /// Exponential backoff with full jitter (the AWS architecture blog's recommendation).
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let cap = BACKOFF_BASE
         .saturating_mul(1 << attempt.saturating_sub(1).min(8))
         .min(BACKOFF_MAX);
@@ -352,7 +359,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Sleeps; true when cancelled first.
-async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool {
+pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool {
     if duration.is_zero() {
         return cancel.is_cancelled();
     }

@@ -1,0 +1,438 @@
+//! The enhanced fan-out consumer a `--efo` tail reads through: found or registered, waited for
+//! until ACTIVE, and deregistered when the tail ends.
+//!
+//! A consumer is named `ktail-<user>-<host>-<slot>`, so `ListStreamConsumers` shows who left it.
+//! The slot is a lock file held for the whole run (`flock`, released by the kernel even when the
+//! process is killed): a consumer whose slot nobody holds was left behind by a killed client. The
+//! run that takes the slot reuses that consumer if it is ACTIVE (registration takes seconds on
+//! AWS), and deregisters the other leftovers of this user and host. Two runs on one host never
+//! share a consumer, which would fail their subscriptions (one per consumer and shard).
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::types::{Consumer as ConsumerDesc, ConsumerStatus};
+use md5::{Digest, Md5};
+use tokio::time::Instant;
+
+use super::{Cancel, StreamRef};
+use crate::progress::Progress;
+
+/// Consumers a stream may have (AWS limit), hence slots a host may use per stream.
+const MAX_SLOTS: u32 = 20;
+/// How long a consumer may take to become ACTIVE, or a DELETING one to go. AWS documents no
+/// bound and the SDK has no waiter for consumers, so this is a bounded poll.
+const STATE_TIMEOUT: Duration = Duration::from_secs(120);
+const POLL_FIRST: Duration = Duration::from_millis(100);
+const POLL_MAX: Duration = Duration::from_secs(2);
+
+/// A registered, ACTIVE consumer owned by this run. Call [`Consumer::release`] when done.
+#[derive(Debug)]
+pub struct Consumer {
+    pub arn: String,
+    pub name: String,
+    /// Held until the consumer is deregistered: it tells other runs the consumer is in use.
+    _slot: File,
+}
+
+/// `ktail-<user>-<host>-`: the names this user's runs on this host give their consumers.
+pub fn name_prefix() -> String {
+    let clean = |s: &str, max: usize| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(max)
+            .collect()
+    };
+    format!("ktail-{}-{}-", clean(&user(), 40), clean(&host(), 60))
+}
+
+fn user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }))
+}
+
+fn host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let name = if rc == 0 {
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    };
+    // The short host name: a consumer name allows at most 128 characters.
+    let short = name.split('.').next().unwrap_or("").to_string();
+    if short.is_empty() {
+        "host".into()
+    } else {
+        short
+    }
+}
+
+/// Finds or registers this run's consumer on `stream` and waits until it is ACTIVE. `None` when
+/// cancelled meanwhile (anything registered by then is deregistered).
+pub async fn acquire(
+    client: &Client,
+    stream: &StreamRef,
+    progress: &Progress,
+    cancel: &Cancel,
+) -> Result<Option<Consumer>> {
+    let stream_arn = stream_arn(client, stream).await?;
+    let prefix = name_prefix();
+    let existing = list(client, &stream_arn, stream).await?;
+    let (slot, file) = take_slot(&stream_arn)?;
+    let name = format!("{prefix}{slot}");
+
+    // Leftovers of killed runs of this user on this host: every slot that nobody holds.
+    for other in &existing {
+        let Some(n) = other.consumer_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        if n == slot || other.consumer_status != ConsumerStatus::Active || slot_held(&stream_arn, n)
+        {
+            continue;
+        }
+        tracing::debug!(consumer = %other.consumer_name, "deregistering a consumer left by a killed run");
+        if let Err(err) = client
+            .deregister_stream_consumer()
+            .consumer_arn(&other.consumer_arn)
+            .send()
+            .await
+        {
+            tracing::debug!(error = %err, "could not deregister a leftover consumer");
+        }
+    }
+
+    let step = progress.step(format!("registering enhanced fan-out consumer {name}"));
+    let reused = existing
+        .iter()
+        .find(|c| c.consumer_name == name && c.consumer_status == ConsumerStatus::Active);
+    let arn = match reused {
+        Some(c) => c.consumer_arn.clone(),
+        None => match register(client, &stream_arn, &name, stream, cancel).await? {
+            Some(arn) => arn,
+            None => return Ok(None),
+        },
+    };
+    let consumer = Consumer {
+        arn,
+        name,
+        _slot: file,
+    };
+    if !wait_active(client, &consumer, stream, cancel).await? {
+        consumer.release(client).await;
+        return Ok(None);
+    }
+    step.done(if reused.is_some() {
+        "reused (left by an earlier run)"
+    } else {
+        "active"
+    });
+    Ok(Some(consumer))
+}
+
+impl Consumer {
+    /// Deregisters the consumer. A failure is only reported: the next run on this host cleans it.
+    pub async fn release(self, client: &Client) {
+        let call = client
+            .deregister_stream_consumer()
+            .consumer_arn(&self.arn)
+            .send();
+        match tokio::time::timeout(Duration::from_secs(10), call).await {
+            Ok(Ok(_)) => tracing::debug!(consumer = %self.name, "consumer deregistered"),
+            Ok(Err(err)) => tracing::warn!(
+                consumer = %self.name,
+                error = %err,
+                "could not deregister the consumer; the next `ktail tail --efo` from this host removes it"
+            ),
+            Err(_) => tracing::warn!(consumer = %self.name, "deregistering the consumer timed out"),
+        }
+    }
+}
+
+/// RegisterStreamConsumer wants the stream's ARN.
+async fn stream_arn(client: &Client, stream: &StreamRef) -> Result<String> {
+    if let StreamRef::Arn { arn, .. } = stream {
+        return Ok(arn.clone());
+    }
+    let out = client
+        .describe_stream_summary()
+        .stream_name(stream.name())
+        .send()
+        .await
+        .map_err(|err| {
+            let service = err.as_service_error();
+            if service.is_some_and(|s| s.is_resource_not_found_exception()) {
+                super::errors::not_found(stream)
+            } else if service.is_some_and(|s| s.is_access_denied_exception()) {
+                super::errors::denied("kinesis:DescribeStreamSummary", stream)
+            } else {
+                anyhow::Error::new(err).context(format!("cannot describe {stream}"))
+            }
+        })?;
+    out.stream_description_summary
+        .map(|d| d.stream_arn)
+        .ok_or_else(|| anyhow!("DescribeStreamSummary returned no description of {stream}"))
+}
+
+/// Every consumer of the stream (ListStreamConsumers, all pages).
+async fn list(client: &Client, stream_arn: &str, stream: &StreamRef) -> Result<Vec<ConsumerDesc>> {
+    let mut pages = client
+        .list_stream_consumers()
+        .stream_arn(stream_arn)
+        .into_paginator()
+        .send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                super::errors::not_found(stream)
+            } else if err.code() == Some("AccessDeniedException") {
+                super::errors::denied("kinesis:ListStreamConsumers", stream)
+            } else {
+                anyhow::Error::new(err).context(format!("cannot list the consumers of {stream}"))
+            }
+        })?;
+        all.extend(page.consumers.unwrap_or_default());
+    }
+    Ok(all)
+}
+
+/// Registers `name`; waits out a DELETING consumer of the same name first. `None` if cancelled.
+async fn register(
+    client: &Client,
+    stream_arn: &str,
+    name: &str,
+    stream: &StreamRef,
+    cancel: &Cancel,
+) -> Result<Option<String>> {
+    let deadline = Instant::now() + STATE_TIMEOUT;
+    let mut wait = POLL_FIRST;
+    loop {
+        let out = client
+            .register_stream_consumer()
+            .stream_arn(stream_arn)
+            .consumer_name(name)
+            .send()
+            .await;
+        let err = match out {
+            Ok(out) => match out.consumer {
+                Some(c) => return Ok(Some(c.consumer_arn)),
+                None => bail!("RegisterStreamConsumer returned no consumer for {stream}"),
+            },
+            Err(err) => err,
+        };
+        let Some(service) = err.as_service_error() else {
+            return Err(
+                anyhow::Error::new(err).context(format!("cannot register a consumer on {stream}"))
+            );
+        };
+        if service.is_limit_exceeded_exception() {
+            // Either 20 consumers already, or too many registrations at once (5 per second).
+            if list(client, stream_arn, stream).await?.len() >= MAX_SLOTS as usize {
+                bail!(
+                    "stream {stream} already has {MAX_SLOTS} enhanced fan-out consumers (the most \
+                     it may have); deregister one or drop --efo"
+                );
+            }
+        } else if service.is_resource_in_use_exception() {
+            // Our name is still DELETING (a consumer released a moment ago), or another run
+            // registered it concurrently: look again.
+            if let Some(c) = describe(client, stream_arn, name).await?
+                && c.consumer_status != ConsumerStatus::Deleting
+            {
+                return Ok(Some(c.consumer_arn));
+            }
+        } else if service.is_resource_not_found_exception() {
+            return Err(super::errors::not_found(stream));
+        } else if service.code() == Some("AccessDeniedException") {
+            return Err(super::errors::denied(
+                "kinesis:RegisterStreamConsumer",
+                stream,
+            ));
+        } else {
+            return Err(
+                anyhow::Error::new(err).context(format!("cannot register a consumer on {stream}"))
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "consumer {name} on {stream} stayed in use for {STATE_TIMEOUT:?}; try again later"
+            );
+        }
+        if super::reader::sleep_or_cancel(wait, cancel).await {
+            return Ok(None);
+        }
+        wait = (wait * 2).min(POLL_MAX);
+    }
+}
+
+/// The consumer by name, `None` when it does not exist.
+async fn describe(client: &Client, stream_arn: &str, name: &str) -> Result<Option<ConsumerInfo>> {
+    match client
+        .describe_stream_consumer()
+        .stream_arn(stream_arn)
+        .consumer_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.consumer_description.map(|d| ConsumerInfo {
+            consumer_arn: d.consumer_arn,
+            consumer_status: d.consumer_status,
+        })),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => {
+            Err(anyhow::Error::new(err).context(format!("cannot describe consumer {name}")))
+        }
+    }
+}
+
+struct ConsumerInfo {
+    consumer_arn: String,
+    consumer_status: ConsumerStatus,
+}
+
+/// Polls DescribeStreamConsumer until ACTIVE (no SDK waiter exists for consumers). False when
+/// cancelled.
+async fn wait_active(
+    client: &Client,
+    consumer: &Consumer,
+    stream: &StreamRef,
+    cancel: &Cancel,
+) -> Result<bool> {
+    let deadline = Instant::now() + STATE_TIMEOUT;
+    let mut wait = POLL_FIRST;
+    loop {
+        let out = client
+            .describe_stream_consumer()
+            .consumer_arn(&consumer.arn)
+            .send()
+            .await
+            .with_context(|| format!("cannot describe consumer {} on {stream}", consumer.name))?;
+        let status = out.consumer_description.map(|d| d.consumer_status);
+        match status {
+            Some(ConsumerStatus::Active) => return Ok(true),
+            Some(ConsumerStatus::Deleting) | None => bail!(
+                "consumer {} on {stream} was deregistered while starting (by another run?); try again",
+                consumer.name
+            ),
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "consumer {} on {stream} did not become ACTIVE within {STATE_TIMEOUT:?}",
+                consumer.name
+            );
+        }
+        if super::reader::sleep_or_cancel(wait, cancel).await {
+            return Ok(false);
+        }
+        wait = (wait * 2).min(POLL_MAX);
+    }
+}
+
+/// The lock file of one slot of one stream, per user (`$XDG_RUNTIME_DIR`, else the temp dir).
+fn slot_path(stream_arn: &str, slot: u32) -> PathBuf {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let hash = hex_prefix(&Md5::digest(stream_arn.as_bytes()));
+    let uid = unsafe { libc::getuid() };
+    dir.join(format!("ktail-{uid}-efo-{hash}-{slot}.lock"))
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn open_slot(stream_arn: &str, slot: u32) -> Result<File> {
+    let path = slot_path(stream_arn, slot);
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))
+}
+
+fn try_lock(file: &File) -> bool {
+    // SAFETY: a valid open descriptor; LOCK_NB never blocks.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// The first slot no running ktail holds, locked for this run.
+fn take_slot(stream_arn: &str) -> Result<(u32, File)> {
+    for slot in 0..MAX_SLOTS {
+        let file = open_slot(stream_arn, slot)?;
+        if try_lock(&file) {
+            return Ok((slot, file));
+        }
+    }
+    bail!("{MAX_SLOTS} ktail --efo runs already follow this stream from this host")
+}
+
+/// Whether a running ktail holds this slot (its consumer is in use).
+fn slot_held(stream_arn: &str, slot: u32) -> bool {
+    match open_slot(stream_arn, slot) {
+        // Dropping the file releases the probe's lock at once.
+        Ok(file) => !try_lock(&file),
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_valid_consumer_names() {
+        let name = format!("{}19", name_prefix());
+        assert!(name.len() <= 128, "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+            "{name}"
+        );
+        assert!(name.starts_with("ktail-"));
+    }
+
+    #[test]
+    fn a_held_slot_is_skipped_and_freed_on_drop() {
+        let arn = format!(
+            "arn:aws:kinesis:us-east-1:1:stream/slots-{}",
+            std::process::id()
+        );
+        let (a, file_a) = take_slot(&arn).unwrap();
+        assert!(slot_held(&arn, a));
+        let (b, file_b) = take_slot(&arn).unwrap();
+        assert_ne!(a, b);
+        drop(file_a);
+        assert!(!slot_held(&arn, a));
+        drop(file_b);
+    }
+}
