@@ -12,11 +12,14 @@ use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use bytes::Bytes;
 use ktail::filter::Matcher;
 use ktail::kpl::{self, Aggregator};
+use md5::{Digest, Md5};
 
 /// PutRecords accepts at most this many records per call.
 pub const MAX_RECORDS_PER_CALL: usize = 500;
 /// PutRecords accepts at most this many bytes (data and partition keys) per call.
 pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
+/// A Kinesis record's data and partition key together are at most this many bytes.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// The source record an output record comes from, as Lambda names it in a batch item failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub struct Source {
 pub struct Entry {
     pub data: Vec<u8>,
     pub partition_key: String,
+    /// Set only on a record too big to carry the shard id as its key (see [`Entry::new`]).
+    pub explicit_hash_key: Option<String>,
     /// Index into [`Plan::sources`] of the first source record whose matches this record carries.
     pub first_source: usize,
     /// How many matched user records it carries.
@@ -37,6 +42,27 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A record of `shard_id`'s matches. One plain match so big (a source record within a few
+    /// bytes of 1 MiB) that data and the shard id exceed Kinesis' limit gets a one-byte key and,
+    /// as explicit hash key, the hash Kinesis would give the shard id: it still fits, and still
+    /// goes to the same output shard, in order, instead of being rejected on every delivery.
+    pub fn new(data: Vec<u8>, shard_id: &str, first_source: usize, user_records: usize) -> Self {
+        let (partition_key, explicit_hash_key) = if data.len() + shard_id.len() > MAX_RECORD_BYTES {
+            let digest = Md5::digest(shard_id.as_bytes());
+            let hash = u128::from_be_bytes(digest.into());
+            ("-".to_owned(), Some(hash.to_string()))
+        } else {
+            (shard_id.to_owned(), None)
+        };
+        Entry {
+            data,
+            partition_key,
+            explicit_hash_key,
+            first_source,
+            user_records,
+        }
+    }
+
     /// What the record counts against PutRecords' byte limit.
     pub fn size(&self) -> usize {
         self.data.len() + self.partition_key.len()
@@ -102,12 +128,12 @@ pub fn plan(records: Vec<KinesisEventRecord>, matcher: &Matcher) -> Plan {
             }
             plan.matched += 1;
             if let Some(full) = shard.aggregator.add(&user.data, &shard.shard_id, None) {
-                plan.entries.push(Entry {
-                    data: full.data,
-                    partition_key: full.partition_key,
-                    first_source: shard.first_source.unwrap_or(index),
-                    user_records: full.user_records,
-                });
+                plan.entries.push(Entry::new(
+                    full.data,
+                    &shard.shard_id,
+                    shard.first_source.unwrap_or(index),
+                    full.user_records,
+                ));
                 // The record just added is what the aggregator holds now.
                 shard.first_source = Some(index);
             }
@@ -120,12 +146,12 @@ pub fn plan(records: Vec<KinesisEventRecord>, matcher: &Matcher) -> Plan {
     }
     for mut shard in shards {
         if let Some(last) = shard.aggregator.flush() {
-            plan.entries.push(Entry {
-                data: last.data,
-                partition_key: last.partition_key,
-                first_source: shard.first_source.unwrap_or(0),
-                user_records: last.user_records,
-            });
+            plan.entries.push(Entry::new(
+                last.data,
+                &shard.shard_id,
+                shard.first_source.unwrap_or(0),
+                last.user_records,
+            ));
         }
     }
     plan
@@ -313,16 +339,43 @@ pub(crate) mod tests {
 
     #[test]
     fn calls_respect_count_and_byte_limits() {
-        let entry = |size: usize| Entry {
-            data: vec![0; size],
-            partition_key: "k".into(),
-            first_source: 0,
-            user_records: 1,
-        };
+        let entry = |size: usize| Entry::new(vec![0; size], "k", 0, 1);
         let small: Vec<Entry> = (0..1001).map(|_| entry(10)).collect();
         assert_eq!(calls(&small), vec![0..500, 500..1000, 1000..1001]);
         let big: Vec<Entry> = (0..6).map(|_| entry(1024 * 1024 - 1)).collect();
         assert_eq!(calls(&big), vec![0..5, 5..6]);
         assert!(calls(&[]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use ktail::filter::MatchOptions;
+
+    #[test]
+    fn a_record_too_big_for_the_shard_id_keeps_its_shard_through_the_hash_key() {
+        let shard = "shardId-000000000000";
+        let small = Entry::new(b"x".to_vec(), shard, 0, 1);
+        assert_eq!(
+            (
+                small.partition_key.as_str(),
+                small.explicit_hash_key.as_deref()
+            ),
+            (shard, None)
+        );
+        // A source record of 1 MiB minus its one-byte partition key.
+        let big = vec![b'e'; MAX_RECORD_BYTES - 1];
+        let records = tests::base64_event::event(&[(shard, "1", &big)]);
+        let plan = plan(
+            records,
+            &Matcher::new(&["e"], MatchOptions::default()).unwrap(),
+        );
+        let entry = &plan.entries[0];
+        assert!(entry.size() <= MAX_RECORD_BYTES);
+        assert_eq!(entry.data, big);
+        // MD5("shardId-000000000000") as a 128-bit big-endian integer: Kinesis' hash of the key.
+        let expected = u128::from_str_radix("affe12c3d58e5c8df288b495fef25faa", 16).unwrap();
+        assert_eq!(entry.explicit_hash_key, Some(expected.to_string()));
     }
 }

@@ -160,6 +160,7 @@ fn request_entry(entry: &Entry) -> Option<PutRecordsRequestEntry> {
     PutRecordsRequestEntry::builder()
         .data(Blob::new(entry.data.clone()))
         .partition_key(&entry.partition_key)
+        .set_explicit_hash_key(entry.explicit_hash_key.clone())
         .build()
         .ok()
 }

@@ -763,3 +763,25 @@ fn report_serialises_every_counter() {
         assert!(line.get(key).is_some(), "{key} missing from {line}");
     }
 }
+
+/// A plain match within a few bytes of 1 MiB cannot carry the shard id as its key; it goes out
+/// under a short key with the shard id's hash, so it lands in the same output shard, in order.
+#[tokio::test]
+async fn a_match_near_1_mib_keeps_its_place() {
+    let kinesis = support::ferrokinesis();
+    let out = support::unique_name("out");
+    kinesis.create_stream(&out, 4).await;
+    let big = vec![b'e'; 1024 * 1024 - 1];
+    let input = vec![b"e1".to_vec(), big.clone(), b"e2".to_vec()];
+    let handler = handler(&kinesis, &[("MATCH", "e"), ("STREAM_NAME", &out)]).await;
+    let (response, report) = handler
+        .process(event(&one_shard(&input)), in_a_minute())
+        .await;
+    assert!(failures(&response).is_empty(), "{report:?}");
+    assert_eq!(report.put, 3, "{report:?}");
+    // read_back goes shard by shard: another shard would put the big record out of place.
+    assert!(
+        datas(&read_back(&kinesis, &out).await) == input,
+        "out of order or missing"
+    );
+}
