@@ -264,3 +264,38 @@ async fn missing_stream_is_one_clear_line_and_exit_1() {
 async fn resharding_with_efo_loses_nothing_and_keeps_key_order() {
     crate::tail::reshard_while_tailing_with(support::kinesis_mock(), &["--efo"]).await;
 }
+
+/// `ktail status` lists ktail's consumers: one a killed run on this host left, and another
+/// host's. (moto: status also reads Lambda.)
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_consumers_left_behind() {
+    let emu = support::moto();
+    let name = unique_name("efo-status");
+    emu.create_stream(&name, 1).await;
+    let client = emu.kinesis().await;
+    let arn = stream_arn(&client, &name).await;
+    let mine = format!("{}3", name_prefix());
+    for consumer in [mine.as_str(), "ktail-someone-elsewhere-0", "production-app"] {
+        client
+            .register_stream_consumer()
+            .stream_arn(&arn)
+            .consumer_name(consumer)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut cmd = emu.ktail();
+    cmd.arg("status");
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    let text = out.stdout_str();
+    let line = |consumer: &str| {
+        text.lines()
+            .find(|l| l.contains(consumer) && l.contains(&name))
+            .unwrap_or_else(|| panic!("no line for {consumer} in:\n{text}"))
+            .to_string()
+    };
+    assert!(line(&mine).contains("left by a killed ktail on this host"));
+    assert!(line("ktail-someone-elsewhere-0").contains("another host"));
+    assert!(!text.contains("production-app"), "{text}");
+}

@@ -26,7 +26,31 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
         ReportFormat::Text => write!(stdout, "{}", table(&attachments)),
     }
     .context("writing to stdout")?;
+    if args.format == ReportFormat::Text {
+        let consumers = consumers(ctx).await?;
+        write!(stdout, "{consumers}").context("writing to stdout")?;
+    }
     Ok(ExitCode::Success)
+}
+
+/// Enhanced fan-out consumers of `ktail tail --efo` (one left by a killed run bills per
+/// shard-hour until the next run from its host removes it), one line each.
+async fn consumers(ctx: &Context) -> Result<String> {
+    let client = crate::aws::kinesis(ctx.sdk().await?);
+    let found = crate::kinesis::consumer::registered(&client).await?;
+    let mut out = String::new();
+    for c in found {
+        let who = match c.in_use_here {
+            Some(true) => "in use by a ktail on this host",
+            Some(false) => "left by a killed ktail on this host; the next --efo run removes it",
+            None => "registered from another host",
+        };
+        out.push_str(&format!(
+            "efo consumer {} on {} ({}): {who}\n",
+            c.name, c.stream, c.status
+        ));
+    }
+    Ok(out)
 }
 
 /// Aligned columns; a header only when there is something to show.

@@ -165,6 +165,59 @@ impl Consumer {
     }
 }
 
+/// An enhanced fan-out consumer that a `ktail tail --efo` registered, as `ktail status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub stream: String,
+    pub name: String,
+    pub status: String,
+    /// Whether a run on this host holds it now; `None` for another host's.
+    pub in_use_here: Option<bool>,
+}
+
+/// Every ktail consumer on every stream of the region: a run killed before it could deregister
+/// leaves one, which costs money per shard-hour until removed.
+pub async fn registered(client: &Client) -> Result<Vec<Registered>> {
+    let mut streams = client.list_streams().into_paginator().send();
+    let mut arns = Vec::new();
+    while let Some(page) = streams.next().await {
+        let page = page.context("cannot list the streams")?;
+        for summary in page.stream_summaries.unwrap_or_default() {
+            arns.push((summary.stream_name, summary.stream_arn));
+        }
+    }
+    let here = name_prefix();
+    let mut found = Vec::new();
+    for (stream, arn) in arns {
+        let mut pages = client
+            .list_stream_consumers()
+            .stream_arn(&arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            // A stream deleted meanwhile has no consumers to show.
+            let Ok(page) = page else { break };
+            for c in page.consumers.unwrap_or_default() {
+                if !c.consumer_name.starts_with("ktail-") {
+                    continue;
+                }
+                let in_use_here = c
+                    .consumer_name
+                    .strip_prefix(&here)
+                    .and_then(|slot| slot.parse::<u32>().ok())
+                    .map(|slot| slot_held(&arn, slot));
+                found.push(Registered {
+                    stream: stream.clone(),
+                    name: c.consumer_name,
+                    status: c.consumer_status.as_str().to_string(),
+                    in_use_here,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// RegisterStreamConsumer wants the stream's ARN.
 async fn stream_arn(client: &Client, stream: &StreamRef) -> Result<String> {
     if let StreamRef::Arn { arn, .. } = stream {
