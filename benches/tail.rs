@@ -82,7 +82,7 @@ async fn put_entries(client: &Client, stream: &str, entries: Vec<PutRecordsReque
     let mut bytes = 0;
     for entry in entries {
         let size = entry.data().as_ref().len() + entry.partition_key().map_or(0, str::len);
-        if batch.len() == 500 || bytes + size > 4 * 1024 * 1024 {
+        if batch.len() == 500 || bytes + size > 1024 * 1024 {
             send(client, stream, std::mem::take(&mut batch)).await;
             bytes = 0;
         }
@@ -154,9 +154,34 @@ async fn drain(aggregated: bool) {
     let kinesis_records = entries.len();
     put_entries(&client, &stream, entries).await;
 
+    // Under /usr/bin/time when present: a child's peak RSS from getrusage would include this
+    // (large) process's memory at fork time.
+    let report = support::target_tmp().join(format!("{stream}.time"));
+    let gnu_time = std::path::Path::new("/usr/bin/time").exists();
     let (cpu_before, _) = children_cpu();
     let started = Instant::now();
-    let mut child = tail_command(&emu)
+    let mut cmd = tail_command(&emu);
+    if gnu_time {
+        let program = cmd.get_program().to_owned();
+        let envs: Vec<_> = cmd
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        cmd = Command::new("/usr/bin/time");
+        for (k, v) in envs {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.arg("-f")
+            .arg("%M %U %S")
+            .arg("-o")
+            .arg(&report)
+            .arg(program)
+            .stderr(Stdio::inherit());
+    }
+    let mut child = cmd
         .args(["tail", &stream, "--oldest", "-e"])
         .stdout(Stdio::piped())
         .spawn()
@@ -179,7 +204,16 @@ async fn drain(aggregated: bool) {
     let (cpu_after, maxrss_kb) = children_cpu();
     assert!(status.success(), "ktail failed: {status}");
     assert_eq!(lines, RECORDS, "ktail printed {lines} of {RECORDS} lines");
-    let cpu = cpu_after - cpu_before;
+    let (cpu, maxrss_kb) = if gnu_time {
+        let text = std::fs::read_to_string(&report).expect("time report");
+        let fields: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        (fields[1] + fields[2], fields[0] as i64)
+    } else {
+        (cpu_after - cpu_before, maxrss_kb)
+    };
     println!(
         "drain {}: {RECORDS} records ({} Kinesis records, avg {} B) in {elapsed:.2} s = {:.0} records/s; \
          CPU {cpu:.3} s ({:.3} s per 100k, {:.2} s per million); peak RSS {:.1} MB",

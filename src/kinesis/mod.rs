@@ -36,7 +36,7 @@ pub use shards::Selection;
 
 /// Batches in flight between the readers and the printer. Small: it bounds memory (a batch is up
 /// to 10,000 records) and makes readers wait for a slow stdout instead of reading ahead.
-const CHANNEL_BATCHES: usize = 8;
+const CHANNEL_BATCHES: usize = 2;
 /// A GetRecords answer holds at most 10 MB; one that takes longer than this is a dead connection.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the shard list is refreshed while following (new shards, resharding).

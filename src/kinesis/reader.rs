@@ -23,8 +23,13 @@ use super::shards::ShardInfo;
 use super::{Cancel, Start, StreamRef};
 use crate::output::Record;
 
-/// GetRecords' maximum: fewer calls per record drained.
-const LIMIT: i32 = 10_000;
+/// GetRecords' maximum record count.
+const MAX_LIMIT: i32 = 10_000;
+/// The first call's limit, before the shard's record size is known.
+const FIRST_LIMIT: i32 = 1_000;
+/// Bytes to ask for per call: at 5 calls/s this still exceeds a shard's 2 MB/s read limit, while
+/// it bounds the memory a draining reader holds (a response, parsed, then in the channel).
+const CALL_BYTES: usize = 1 << 20;
 /// A shard allows 5 GetRecords per second, shared by every consumer.
 const MIN_GAP: Duration = Duration::from_millis(200);
 /// Throttling and transient backoff: from 250 ms, doubling, to 5 s, with full jitter.
@@ -92,6 +97,7 @@ pub async fn read_shard(
     };
     let mut last_call: Option<Instant> = None;
     let mut caught_up_before = false;
+    let mut limit = FIRST_LIMIT;
     loop {
         if let Some(at) = last_call
             && sleep_or_cancel(MIN_GAP.saturating_sub(at.elapsed()), &cancel).await
@@ -103,7 +109,7 @@ pub async fn read_shard(
             .client
             .get_records()
             .shard_iterator(&iterator)
-            .limit(LIMIT)
+            .limit(limit)
             .send();
         let response = tokio::select! {
             biased;
@@ -140,6 +146,10 @@ pub async fn read_shard(
 
         let behind = output.millis_behind_latest.unwrap_or(0);
         let returned = output.records.len();
+        if returned > 0 {
+            let bytes: usize = output.records.iter().map(|r| r.data.as_ref().len()).sum();
+            limit = next_limit(bytes, returned);
+        }
         let (batch, past_until) = convert(
             &reader.config,
             &shard_id,
@@ -349,6 +359,12 @@ pub(super) fn convert(
     (batch, false)
 }
 
+/// The record count that asks for about `CALL_BYTES`, from the last response's record sizes.
+fn next_limit(bytes: usize, records: usize) -> i32 {
+    let average = (bytes / records.max(1)).max(1);
+    (CALL_BYTES / average).clamp(1, MAX_LIMIT as usize) as i32
+}
+
 /// Exponential backoff with full jitter (the AWS architecture blog's recommendation).
 pub(super) fn backoff(attempt: u32) -> Duration {
     let cap = BACKOFF_BASE
@@ -373,6 +389,14 @@ pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_follows_record_size() {
+        assert_eq!(next_limit(200 * 100, 100), 5242);
+        assert_eq!(next_limit(10 * 100, 100), MAX_LIMIT);
+        assert_eq!(next_limit(3 << 20, 3), 1, "KPL aggregates of 1 MB: one per call");
+        assert_eq!(next_limit(0, 5), MAX_LIMIT);
+    }
 
     #[test]
     fn backoff_grows_to_a_cap() {
