@@ -25,8 +25,9 @@ use crate::output::Record;
 
 /// GetRecords' maximum record count.
 const MAX_LIMIT: i32 = 10_000;
-/// The first call's limit, before the shard's record size is known.
-const FIRST_LIMIT: i32 = 1_000;
+/// The first call's limit, before the shard's record size is known: one record, since a KPL
+/// aggregate may be 1 MB and ten of them would already be 10 MB per shard.
+const FIRST_LIMIT: i32 = 1;
 /// Bytes to ask for per call: at 5 calls/s this still exceeds a shard's 2 MB/s read limit, while
 /// it bounds the memory a draining reader holds (a response, parsed, then in the channel).
 const CALL_BYTES: usize = 1 << 20;
@@ -105,11 +106,12 @@ pub async fn read_shard(
             return Ok(End::Cancelled);
         }
         last_call = Some(Instant::now());
+        let limit_used = limit;
         let call = reader
             .client
             .get_records()
             .shard_iterator(&iterator)
-            .limit(limit)
+            .limit(limit_used)
             .send();
         let response = tokio::select! {
             biased;
@@ -191,7 +193,10 @@ pub async fn read_shard(
                 return Ok(End::Closed(children));
             }
         }
-        if behind > 0 || (closed && !reader.config.follow) {
+        // A full page means more is waiting even where MillisBehindLatest says 0 (it is a time,
+        // and some emulators always send 0).
+        let full = returned >= limit_used as usize;
+        if behind > 0 || full || (closed && !reader.config.follow) {
             continue;
         }
         // A closed shard is read to its end even with `-e`: an empty answer may come before
