@@ -399,7 +399,11 @@ mod tests {
     fn limit_follows_record_size() {
         assert_eq!(next_limit(200 * 100, 100), 5242);
         assert_eq!(next_limit(10 * 100, 100), MAX_LIMIT);
-        assert_eq!(next_limit(3 << 20, 3), 1, "KPL aggregates of 1 MB: one per call");
+        assert_eq!(
+            next_limit(3 << 20, 3),
+            1,
+            "KPL aggregates of 1 MB: one per call"
+        );
         assert_eq!(next_limit(0, 5), MAX_LIMIT);
     }
 
