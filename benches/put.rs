@@ -5,8 +5,8 @@
 //! Run: `cargo bench --bench put`.
 //!
 //! Measured 2026-11-25 on the shared 2-core dev machine (under load): plain 94k lines/s,
-//! 0.24 CPU-s, 33 MB peak RSS; `--aggregate` 237k lines/s, 0.19 CPU-s, 140 MB peak RSS (the
-//! 5 MiB requests are copied for the retry path and serialised as base64 JSON by the SDK).
+//! 0.24 CPU-s, 33 MB peak RSS; `--aggregate` 237k lines/s, 0.19 CPU-s, 140 MB peak RSS (not yet
+//! investigated; a guess: copies of each 5 MiB request for the retry path and its base64 JSON).
 //! One earlier `--aggregate` run was refused by the in-process emulator with HTTP 413 ("Request
 //! body is too large") on a ~7 MB request; it did not recur.
 
