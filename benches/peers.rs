@@ -195,24 +195,41 @@ fn entry(key: &str, data: Vec<u8>) -> PutRecordsRequestEntry {
 }
 
 async fn put_entries(client: &Client, stream: &str, entries: Vec<PutRecordsRequestEntry>) {
-    for batch in entries.chunks(500) {
-        let out = client
-            .put_records()
-            .stream_name(stream)
-            .set_records(Some(batch.to_vec()))
-            .send()
-            .await
-            .expect("put_records");
-        assert_eq!(
-            out.failed_record_count().unwrap_or(0),
-            0,
-            "put_records had failures"
-        );
+    // PutRecords takes at most 500 records and 5 MiB per call.
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let size = entry.data().as_ref().len() + entry.partition_key().map_or(0, str::len);
+        if batch.len() == 500 || bytes + size > 4 * 1024 * 1024 {
+            send(client, stream, std::mem::take(&mut batch)).await;
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push(entry);
+    }
+    if !batch.is_empty() {
+        send(client, stream, batch).await;
     }
 }
 
-/// Waits for the child and returns (CPU seconds, peak RSS in MB) of that process alone.
-fn reap(child: Child) -> (f64, f64) {
+async fn send(client: &Client, stream: &str, batch: Vec<PutRecordsRequestEntry>) {
+    let out = client
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(batch))
+        .send()
+        .await
+        .expect("put_records");
+    assert_eq!(
+        out.failed_record_count().unwrap_or(0),
+        0,
+        "put_records had failures"
+    );
+}
+
+/// Waits for the child and returns its CPU seconds alone. (Its `ru_maxrss` would include this
+/// process's memory at fork time, so peak RSS is read from /proc before the kill instead.)
+fn reap(child: Child) -> f64 {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -220,10 +237,7 @@ fn reap(child: Child) -> (f64, f64) {
     std::mem::forget(child);
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        secs(usage.ru_utime) + secs(usage.ru_stime),
-        usage.ru_maxrss as f64 / 1024.0,
-    )
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 async fn drain() {
@@ -274,9 +288,10 @@ async fn drain() {
         let elapsed = started.elapsed().as_secs_f64();
         // Every tool follows; it is stopped once every line is out (ktail's `-e` would end it
         // by itself, but the peers have no such mode).
+        let rss = proc_status_kb(child.id(), "VmHWM:") as f64 / 1024.0;
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
         drop(stdout);
-        let (cpu, rss) = reap(child);
+        let cpu = reap(child);
         if lines < RECORDS {
             println!(
                 "| {} | {data} | failed: {lines} of {RECORDS} lines in {elapsed:.0} s | | |",
