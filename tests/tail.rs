@@ -538,6 +538,46 @@ async fn closed_stdout_exits_0_quietly() {
     assert_eq!(stderr, "");
 }
 
+/// `ktail tail s | head -1` on a stream that goes quiet: no further write would reveal the closed
+/// pipe, so ktail must notice the reader leaving by itself (as coreutils' `tail -f` does).
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_stdout_on_a_quiet_stream_exits_0() {
+    let emu = support::ferrokinesis();
+    // One record: once it is printed there is nothing left to write.
+    let stream = stream_with(&emu, 1, &lines(1, "only")).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &stream, "--oldest"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("only-"), "{line}");
+    drop(stdout);
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("ktail kept following after its stdout closed, with nothing left to write");
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_flushes_and_exits_130() {
     let emu = support::ferrokinesis();

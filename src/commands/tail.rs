@@ -6,6 +6,8 @@
 //! and flushed first). A second Ctrl-C exits at once.
 
 use std::io::{self, BufWriter};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use chrono::Utc;
@@ -44,10 +46,20 @@ pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
     let client = kinesis::client(ctx.sdk().await?);
     let cancel = Cancel::new();
     on_signals(cancel.clone());
+    // `ktail tail s | head -1` on a quiet stream: end (successfully) when the reader goes away.
+    let stdout_closed = Arc::new(AtomicBool::new(false));
+    {
+        let (cancel, closed) = (cancel.clone(), stdout_closed.clone());
+        crate::output::on_stdout_closed(move || {
+            closed.store(true, Ordering::SeqCst);
+            cancel.cancel();
+        });
+    }
     let out = BufWriter::with_capacity(STDOUT_BUFFER, io::stdout());
     let sink = Printer::new(out, print, Some(config.matcher.clone()));
     let summary = kinesis::tail(&client, config, sink, cancel).await?;
     Ok(match summary.stop {
+        Stop::Cancelled if stdout_closed.load(Ordering::SeqCst) => ExitCode::Success,
         Stop::Cancelled => ExitCode::Interrupted,
         Stop::Done | Stop::MaxRecords => ExitCode::Success,
     })

@@ -5,6 +5,10 @@
 //! writer is a [`Printer`] over a `BufWriter<Stdout>` owned by the fan-in thread (see
 //! `kinesis::tail`), which flushes whenever no batch is waiting.
 
+mod closed;
+
+pub use closed::on_stdout_closed;
+
 use std::io::{self, Write};
 use std::sync::Arc;
 
