@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::errors::{self, Failure};
-use super::reader::{End, ReaderConfig, backoff, convert, sleep_or_cancel};
+use super::reader::{End, ReaderConfig, backoff, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
 use super::{Cancel, Start, StreamRef};
 use crate::output::Record;
@@ -194,15 +194,8 @@ pub async fn read_shard(
             );
             last_returned = returned;
             let (batch, past_until) = convert(&config, &shard_id, records, &mut last_sequence);
-            if !batch.is_empty() {
-                let sent = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(End::Cancelled),
-                    sent = tx.send(batch) => sent,
-                };
-                if sent.is_err() {
-                    return Ok(End::SinkClosed);
-                }
+            if let Some(end) = send(&tx, &cancel, batch).await {
+                return Ok(end);
             }
             if past_until {
                 return Ok(End::Until);

@@ -158,15 +158,8 @@ pub async fn read_shard(
             output.records,
             &mut reader.last_sequence,
         );
-        if !batch.is_empty() {
-            let sent = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(End::Cancelled),
-                sent = tx.send(batch) => sent,
-            };
-            if sent.is_err() {
-                return Ok(End::SinkClosed);
-            }
+        if let Some(end) = send(&tx, &cancel, batch).await {
+            return Ok(end);
         }
         if past_until {
             return Ok(End::Until);
@@ -309,6 +302,23 @@ impl Reader {
             }
         };
         Ok(sleep_or_cancel(backoff(attempt), cancel).await)
+    }
+}
+
+/// Hands a non-empty batch to the printer; `Some(end)` when the reader must stop instead
+/// (cancelled while waiting for room, or the printer is gone).
+pub(super) async fn send(
+    tx: &mpsc::Sender<Vec<Record>>,
+    cancel: &Cancel,
+    batch: Vec<Record>,
+) -> Option<End> {
+    if batch.is_empty() {
+        return None;
+    }
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Some(End::Cancelled),
+        sent = tx.send(batch) => sent.is_err().then_some(End::SinkClosed),
     }
 }
 
