@@ -940,3 +940,196 @@ async fn access_denied_names_the_permission() {
     assert!(out.stderr.contains("kinesis:GetRecords"), "{}", out.stderr);
     assert!(out.stderr.contains(&stream), "{}", out.stderr);
 }
+
+/// The README's promise for `-e`, quoted by the tests of issue 17 item 1 (checked against the
+/// README, whitespace aside, so the quote cannot drift from it).
+const NO_FOLLOW_PROMISE: [&str; 2] = [
+    "`-e` ends once every shard is caught up, also on a stream that keeps receiving writes.",
+    "So `-e` prints every record written before it started, then exits.",
+];
+
+#[test]
+fn the_no_follow_promise_is_in_the_readme() {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let readme = words(include_str!("../README.md"));
+    for promise in NO_FOLLOW_PROMISE {
+        assert!(readme.contains(&words(promise)), "README lost {promise:?}");
+    }
+}
+
+/// How long a `-e` tail of a busy stream may take: only a guard against the hang of issue 17,
+/// never a timing assertion.
+const BUSY_RUN: Duration = Duration::from_secs(150);
+
+/// A writer that puts one record into every shard each `period` (ExplicitHashKey at each shard's
+/// first hash key), so that no shard ever answers a poll or pushes an event without records: the
+/// stream on which `-e` used to wait forever. Lines are `busy-<round>-<shard>`.
+struct BusyWriter {
+    shards: usize,
+    /// Rounds whose PutRecords had returned.
+    rounds: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BusyWriter {
+    async fn start(client: Client, stream: &str, period: Duration) -> BusyWriter {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let mut keys: Vec<String> = open_shards(&client, stream)
+            .await
+            .iter()
+            .map(|s| s.hash_key_range().unwrap().starting_hash_key().to_string())
+            .collect();
+        keys.sort_by_key(|k| k.parse::<u128>().unwrap());
+        let (rounds, stop) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let shards = keys.len();
+        let task = {
+            let (rounds, stop, stream) = (rounds.clone(), stop.clone(), stream.to_string());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let round = rounds.load(Ordering::SeqCst);
+                    let mut pending: Vec<PutRecordsRequestEntry> = keys
+                        .iter()
+                        .enumerate()
+                        .map(|(i, key)| {
+                            PutRecordsRequestEntry::builder()
+                                .partition_key("busy")
+                                .explicit_hash_key(key)
+                                .data(Blob::new(format!("busy-{round}-{i}")))
+                                .build()
+                                .unwrap()
+                        })
+                        .collect();
+                    for attempt in 0.. {
+                        assert!(attempt < 50, "put_records keeps failing");
+                        let out = client
+                            .put_records()
+                            .stream_name(&stream)
+                            .set_records(Some(pending.clone()))
+                            .send()
+                            .await
+                            .unwrap();
+                        if out.failed_record_count().unwrap_or(0) == 0 {
+                            break;
+                        }
+                        pending = pending
+                            .into_iter()
+                            .zip(out.records())
+                            .filter(|(_, r)| r.error_code().is_some())
+                            .map(|(e, _)| e)
+                            .collect();
+                    }
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(period).await;
+                }
+            })
+        };
+        let writer = BusyWriter {
+            shards,
+            rounds,
+            stop,
+            task,
+        };
+        // Let the stream be busy before the tail starts.
+        while writer.rounds() < 5 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        writer
+    }
+
+    fn rounds(&self) -> usize {
+        self.rounds.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops writing; returns the rounds written.
+    async fn stop(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.task.await.unwrap();
+        self.rounds.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `ktail tail STREAM <flags> -e` while a [`BusyWriter`] writes every `period`: it ends by itself,
+/// printing every record written before it started, each once (issue 17 item 1).
+async fn no_follow_ends_on_a_busy_stream(emu: &Emulator, flags: &[&str], period: Duration) {
+    let name = unique_name("tail-e-busy");
+    emu.create_stream(&name, 2).await;
+    let writer = BusyWriter::start(emu.kinesis().await, &name, period).await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "-e"]).args(flags);
+    // Every round counted here had been written before ktail started.
+    let before = writer.rounds();
+    let shards = writer.shards;
+    let out = tokio::task::spawn_blocking(move || run_ktail(cmd, BUSY_RUN))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let written = writer.stop().await;
+    out.assert_success();
+    let got = out.stdout_lines();
+    let mut seen = HashSet::new();
+    for line in &got {
+        assert!(seen.insert(line.as_str()), "printed twice: {line}");
+        let round: usize = line
+            .strip_prefix("busy-")
+            .and_then(|l| l.split('-').next())
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("odd line {line:?}"));
+        assert!(round < written, "a record never written: {line}");
+    }
+    for round in 0..before {
+        for shard in 0..shards {
+            let line = format!("busy-{round}-{shard}");
+            assert!(
+                seen.contains(line.as_str()),
+                "{:?}: {line}, written before ktail started, was not printed \
+                 ({before} rounds before, {written} in all, {} lines)",
+                NO_FOLLOW_PROMISE[1],
+                got.len()
+            );
+        }
+    }
+}
+
+/// Polling, from the oldest record, on ferrokinesis (whose MillisBehindLatest is always 0: the
+/// end comes from a page short of its limit).
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_17_no_follow_ends_on_a_busy_stream_from_the_oldest() {
+    let emu = support::ferrokinesis();
+    no_follow_ends_on_a_busy_stream(&emu, &["--oldest"], Duration::from_millis(300)).await;
+}
+
+/// Polling from `--since`, on kinesis-mock (millisecond AT_TIMESTAMP, and a MillisBehindLatest
+/// computed as AWS documents it).
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_17_no_follow_ends_on_a_busy_stream_since() {
+    no_follow_ends_on_a_busy_stream(
+        support::kinesis_mock(),
+        &["--since", "1m"],
+        Duration::from_millis(300),
+    )
+    .await;
+}
+
+/// Enhanced fan-out on kinesis-mock, which pushes an event each second with MillisBehindLatest
+/// computed as AWS documents it: with a write every 300 ms, every event carries records.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_17_efo_no_follow_ends_on_a_busy_stream() {
+    no_follow_ends_on_a_busy_stream(
+        support::kinesis_mock(),
+        &["--efo", "--oldest"],
+        Duration::from_millis(300),
+    )
+    .await;
+}
+
+/// Enhanced fan-out on ferrokinesis, which pushes an event every 200 ms: the writer puts every
+/// 50 ms so that every event carries records, as on a busy stream on AWS.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_17_efo_no_follow_ends_on_a_busy_stream_ferrokinesis() {
+    let emu = support::ferrokinesis();
+    no_follow_ends_on_a_busy_stream(&emu, &["--efo", "--oldest"], Duration::from_millis(50)).await;
+}

@@ -27,6 +27,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::caught_up::Page;
 use super::errors::{self, Failure};
 use super::reader::{End, ReaderConfig, backoff, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
@@ -193,12 +194,12 @@ pub async fn read_shard(
                 "event"
             );
             last_returned = returned;
-            let (batch, past_until) = convert(&config, &shard_id, records, &mut last_sequence);
+            let (batch, cut) = convert(&config, &shard_id, records, &mut last_sequence);
             if let Some(end) = send(&tx, &cancel, batch).await {
                 return Ok(end);
             }
-            if past_until {
-                return Ok(End::Until);
+            if let Some(end) = cut {
+                return Ok(end);
             }
             continuation = Some(event.continuation_sequence_number);
             if let Some(found) = event.child_shards.filter(|c| !c.is_empty()) {
@@ -221,13 +222,22 @@ pub async fn read_shard(
             } else {
                 empty_since_closed = 0;
             }
-            if returned == 0 && event.millis_behind_latest == 0 && !closed {
-                if !config.follow {
-                    return Ok(End::CaughtUp);
-                }
-                if config.until.is_some_and(|until| Utc::now() > until) {
-                    return Ok(End::Until);
-                }
+            // `-e` ends an open shard at the first event that says it is caught up, records and
+            // all (see `caught_up`); a closed one is read to its end, as above.
+            let page = Page {
+                behind: Some(event.millis_behind_latest),
+                returned,
+                full: false,
+            };
+            if !config.follow && !closed && page.caught_up() {
+                return Ok(End::CaughtUp);
+            }
+            if returned == 0
+                && event.millis_behind_latest == 0
+                && !closed
+                && config.until.is_some_and(|until| Utc::now() > until)
+            {
+                return Ok(End::Until);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! replace `reader` behind a consumer from `consumer`, registered for the run and deregistered at
 //! its end.
 
+mod caught_up;
 pub mod consumer;
 pub mod efo;
 mod errors;
@@ -245,6 +246,7 @@ async fn follow<S: Sink>(
     cancel: Cancel,
     consumer_arn: Option<Arc<str>>,
 ) -> Result<TailSummary> {
+    let started = Utc::now();
     let listing = shards::list_shards(client, &config.stream).await?;
     let mut lineage = Lineage::new(config.selection.clone(), config.start.clone());
     let first = lineage.initial(listing).map_err(|id| {
@@ -270,6 +272,11 @@ async fn follow<S: Sink>(
             _ => None,
         },
         until: config.until,
+        cutoff: if config.follow {
+            None
+        } else {
+            caught_up::cutoff(started)
+        },
         deaggregate: config.deaggregate,
     });
     // Readers stop on this; it fires on `cancel` and when the printer is done.

@@ -18,6 +18,7 @@ use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::caught_up::{self, Page};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
 use super::{Cancel, Start, StreamRef};
@@ -50,6 +51,9 @@ pub struct ReaderConfig {
     pub since: Option<DateTime<Utc>>,
     /// End the shard at the first record that arrived after this.
     pub until: Option<DateTime<Utc>>,
+    /// With `-e`: end the shard at the first record that arrived after this even when it never
+    /// reports caught up ([`caught_up::cutoff`]).
+    pub cutoff: Option<DateTime<Utc>>,
     pub deaggregate: bool,
 }
 
@@ -58,7 +62,7 @@ pub struct ReaderConfig {
 pub enum End {
     /// The shard is closed and read to its end; ChildShards from the last response, if any.
     Closed(Vec<ShardInfo>),
-    /// `-e`: caught up with nothing left.
+    /// `-e`: the shard reported itself caught up, or reached the `-e` cutoff.
     CaughtUp,
     /// `--until` reached.
     Until,
@@ -146,13 +150,17 @@ pub async fn read_shard(
         reader.throttled = 0;
         reader.transient = 0;
 
-        let behind = output.millis_behind_latest.unwrap_or(0);
         let returned = output.records.len();
+        let page = Page {
+            behind: output.millis_behind_latest,
+            returned,
+            full: returned >= limit_used as usize,
+        };
         if returned > 0 {
             let bytes: usize = output.records.iter().map(|r| r.data.as_ref().len()).sum();
             limit = next_limit(bytes, returned);
         }
-        let (batch, past_until) = convert(
+        let (batch, cut) = convert(
             &reader.config,
             &shard_id,
             output.records,
@@ -161,8 +169,8 @@ pub async fn read_shard(
         if let Some(end) = send(&tx, &cancel, batch).await {
             return Ok(end);
         }
-        if past_until {
-            return Ok(End::Until);
+        if let Some(end) = cut {
+            return Ok(end);
         }
         match output.next_shard_iterator {
             Some(next) => iterator = next,
@@ -186,21 +194,20 @@ pub async fn read_shard(
                 return Ok(End::Closed(children));
             }
         }
+        // `-e` ends an open shard at its tip as it was when this response was sent, records
+        // and all (see `caught_up`). A closed shard is read to its end even with `-e`: an empty
+        // answer may come before the end, and its children must not be skipped.
+        if !reader.config.follow && !closed && page.caught_up() {
+            return Ok(End::CaughtUp);
+        }
         // A full page means more is waiting even where MillisBehindLatest says 0 (it is a time,
         // and some emulators always send 0).
-        let full = returned >= limit_used as usize;
-        if behind > 0 || full || (closed && !reader.config.follow) {
+        let behind = page.behind.unwrap_or(0);
+        if behind > 0 || page.full || (closed && !reader.config.follow) {
             continue;
         }
-        // A closed shard is read to its end even with `-e`: an empty answer may come before
-        // the end, and its children must not be skipped.
-        if returned == 0 && !closed {
-            if !reader.config.follow {
-                return Ok(End::CaughtUp);
-            }
-            if reader.config.until.is_some_and(|until| Utc::now() > until) {
-                return Ok(End::Until);
-            }
+        if returned == 0 && !closed && reader.config.until.is_some_and(|until| Utc::now() > until) {
+            return Ok(End::Until);
         }
         // Caught up: poll every interval, counted from the last call. The first time, wait a
         // random part of it more, which spreads the shards' polls over the interval.
@@ -322,23 +329,31 @@ pub(super) async fn send(
     }
 }
 
-/// Kinesis records → user records, cut at `--until`; `last_sequence` follows the last record
-/// handed on. Returns whether the cut happened. Shared with the enhanced fan-out reader.
+/// Kinesis records → user records, cut at `--until` or the `-e` cutoff; `last_sequence` follows
+/// the last record handed on. Returns how the shard ends when a cut happened. Shared with the
+/// enhanced fan-out reader.
 pub(super) fn convert(
     config: &ReaderConfig,
     shard: &Arc<str>,
     records: Vec<aws_sdk_kinesis::types::Record>,
     last_sequence: &mut Option<String>,
-) -> (Vec<Record>, bool) {
+) -> (Vec<Record>, Option<End>) {
     let mut batch = Vec::with_capacity(records.len());
+    let cut = caught_up::earliest(config.until, config.cutoff);
     for record in records {
         let arrival = record
             .approximate_arrival_timestamp
             .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.to_millis().ok()?));
-        if let (Some(until), Some(at)) = (config.until, arrival)
-            && at > until
+        if let (Some(cut), Some(at)) = (cut, arrival)
+            && at > cut
         {
-            return (batch, true);
+            let end = if config.until.is_some_and(|until| at > until) {
+                End::Until
+            } else {
+                tracing::debug!(%shard, "never caught up; ending at the -e cutoff");
+                End::CaughtUp
+            };
+            return (batch, Some(end));
         }
         let sequence: Arc<str> = record.sequence_number.as_str().into();
         *last_sequence = Some(record.sequence_number);
@@ -371,7 +386,7 @@ pub(super) fn convert(
             });
         }
     }
-    (batch, false)
+    (batch, None)
 }
 
 /// The record count that asks for about `CALL_BYTES`, from the last response's record sizes.
