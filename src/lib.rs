@@ -6,6 +6,7 @@
 
 pub mod filter;
 pub mod kpl;
+pub mod retry;
 
 #[cfg(feature = "cli")]
 pub mod aws;

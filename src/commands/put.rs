@@ -32,6 +32,7 @@ use crate::exit::{ExitCode, usage};
 use crate::kinesis::StreamRef;
 use crate::kpl::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
 use crate::progress::Mode;
+use crate::retry::{Backoff, Retry};
 
 /// PutRecords limits: records per request, and bytes of data plus partition keys per request.
 const MAX_BATCH_RECORDS: usize = 500;
@@ -43,8 +44,9 @@ const LINGER: Duration = Duration::from_millis(100);
 /// Rounds of resending failed entries, and the first pause between them (doubled each round,
 /// capped): about 6 s in all, enough for a throttled shard's one-second window to pass a few times.
 const ENTRY_ATTEMPTS: u32 = 7;
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const ENTRY_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2))
+        .max_attempts(ENTRY_ATTEMPTS);
 /// Lines read ahead of the sender.
 const READ_AHEAD: usize = 4096;
 /// Oversized lines named one by one on stderr before only the total is given.
@@ -351,8 +353,8 @@ impl Putter {
     /// own retries) ends the run.
     async fn send(&mut self, entries: Vec<Entry>) -> Result<()> {
         let mut pending = entries;
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ENTRY_ATTEMPTS {
+        let mut retry = Retry::new(ENTRY_BACKOFF);
+        loop {
             let request = self
                 .client
                 .put_records()
@@ -388,9 +390,9 @@ impl Putter {
                 return Ok(());
             }
             pending = failed;
-            if attempt < ENTRY_ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+            match retry.failed() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
             }
         }
         self.stats.failed += pending.iter().map(|e| e.lines).sum::<u64>();
