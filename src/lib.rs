@@ -30,3 +30,5 @@ pub mod picker;
 pub mod progress;
 #[cfg(feature = "cli")]
 pub mod session;
+#[cfg(feature = "cli")]
+pub mod signals;

@@ -19,9 +19,10 @@ use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::{Consumer as ConsumerDesc, ConsumerStatus};
 use md5::{Digest, Md5};
 
-use super::{Cancel, StreamRef};
+use super::StreamRef;
 use crate::progress::Progress;
 use crate::retry::{Backoff, Retry};
+use crate::signals::CancellationToken;
 
 /// Consumers a stream may have (AWS limit), hence slots a host may use per stream.
 const MAX_SLOTS: u32 = 20;
@@ -89,7 +90,7 @@ pub async fn acquire(
     client: &Client,
     stream: &StreamRef,
     progress: &Progress,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<Option<Consumer>> {
     let stream_arn = stream_arn(client, stream).await?;
     let prefix = name_prefix();
@@ -275,7 +276,7 @@ async fn register(
     stream_arn: &str,
     name: &str,
     stream: &StreamRef,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let mut poll = Retry::new(STATE_POLL).with_deadline(Instant::now() + STATE_TIMEOUT);
     loop {
@@ -373,7 +374,7 @@ async fn wait_active(
     client: &Client,
     consumer: &Consumer,
     stream: &StreamRef,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<bool> {
     let mut poll = Retry::new(STATE_POLL).with_deadline(Instant::now() + STATE_TIMEOUT);
     loop {

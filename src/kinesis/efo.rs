@@ -30,9 +30,10 @@ use tokio::time::Instant;
 use super::errors::{self, Failure};
 use super::reader::{BACKOFF, End, ReaderConfig, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
-use super::{Cancel, Start, StreamRef};
+use super::{Start, StreamRef};
 use crate::output::Record;
 use crate::retry::Retry;
+use crate::signals::CancellationToken;
 
 /// AWS ends a subscription after 5 minutes; start the next one before, on our own terms.
 const SESSION_MAX: Duration = Duration::from_secs(290);
@@ -60,7 +61,7 @@ pub async fn read_shard(
     closed: bool,
     listed_closed: ClosedShards,
     tx: mpsc::Sender<Vec<Record>>,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> Result<End> {
     let shard_id: Arc<str> = shard.as_str().into();
     let stream = &config.stream;

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
-use super::{Cancel, Start, StreamRef};
+use super::{Start, StreamRef};
 use crate::output::Record;
 use crate::retry::{Backoff, Retry};
+use crate::signals::CancellationToken;
 
 /// GetRecords' maximum record count.
 const MAX_LIMIT: i32 = 10_000;
@@ -77,7 +78,7 @@ pub async fn read_shard(
     start: Start,
     closed: bool,
     tx: mpsc::Sender<Vec<Record>>,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> Result<End> {
     let shard_id: Arc<str> = shard.as_str().into();
     let mut reader = Reader {
@@ -234,7 +235,7 @@ struct Reader {
 
 impl Reader {
     /// A new iterator: after the last record seen, else at the start. `None` when cancelled.
-    async fn iterator(&mut self, cancel: &Cancel) -> Result<Option<String>> {
+    async fn iterator(&mut self, cancel: &CancellationToken) -> Result<Option<String>> {
         loop {
             let mut request = self
                 .config
@@ -286,7 +287,7 @@ impl Reader {
     }
 
     /// Waits before a retry; true when cancelled meanwhile. Fails after too many transient errors.
-    async fn back_off(&mut self, failure: Failure, cancel: &Cancel) -> Result<bool> {
+    async fn back_off(&mut self, failure: Failure, cancel: &CancellationToken) -> Result<bool> {
         let wait = match failure {
             Failure::Transient(err) => {
                 let Some(wait) = self.transient.failed() else {
@@ -312,7 +313,7 @@ impl Reader {
 /// (cancelled while waiting for room, or the printer is gone).
 pub(super) async fn send(
     tx: &mpsc::Sender<Vec<Record>>,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
     batch: Vec<Record>,
 ) -> Option<End> {
     if batch.is_empty() {
@@ -384,7 +385,7 @@ fn next_limit(bytes: usize, records: usize) -> i32 {
 }
 
 /// Sleeps; true when cancelled first.
-pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool {
+pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool {
     if duration.is_zero() {
         return cancel.is_cancelled();
     }
