@@ -6,6 +6,7 @@
 
 pub mod filter;
 pub mod kpl;
+pub mod retry;
 
 #[cfg(feature = "cli")]
 pub mod aws;
@@ -29,3 +30,5 @@ pub mod picker;
 pub mod progress;
 #[cfg(feature = "cli")]
 pub mod session;
+#[cfg(feature = "cli")]
+pub mod signals;

@@ -17,10 +17,11 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::ExitCode;
 use crate::filter::Matcher;
-use crate::kinesis::{self, Cancel, Start, Stop, StreamRef, TailConfig};
+use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
 use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
 use crate::output::{PrintOptions, Printer};
 use crate::progress::Progress;
+use crate::signals::{self, CancellationToken, Listen};
 
 /// `--ttl` when `grep` is not given one: long enough that renewals are rare, short enough that a
 /// forgotten attachment stops costing money the same day.
@@ -92,9 +93,13 @@ pub async fn run(
             if session.local { "printed" } else { "copied" }
         ));
     }
-    let cancel = Cancel::new();
+    let cancel = CancellationToken::new();
     let leftovers = Arc::new(Mutex::new(None::<String>));
-    watch_signals(cancel.clone(), Arc::clone(&leftovers));
+    // SIGHUP too: a closed terminal must not leave a function copying the stream.
+    signals::watch(cancel.clone(), Listen::WithHangup, {
+        let leftovers = Arc::clone(&leftovers);
+        move || print_leftovers(&leftovers)
+    });
     let clock = Instant::now();
     if session.local {
         return local(sdk, &session, matcher, cancel, &progress, clock).await;
@@ -107,7 +112,7 @@ async fn local(
     sdk: &aws_config::SdkConfig,
     session: &Session,
     matcher: Matcher,
-    cancel: Cancel,
+    cancel: CancellationToken,
     progress: &Progress,
     clock: Instant,
 ) -> Result<ExitCode> {
@@ -234,7 +239,7 @@ async fn server_side(
     sdk: &aws_config::SdkConfig,
     session: &Session,
     matcher: Matcher,
-    cancel: Cancel,
+    cancel: CancellationToken,
     leftovers: Arc<Mutex<Option<String>>>,
     progress: &Progress,
     clock: Instant,
@@ -390,7 +395,7 @@ async fn tail_output(
     session: &Session,
     attachment: &Attachment,
     matcher: Matcher,
-    cancel: Cancel,
+    cancel: CancellationToken,
     started: DateTime<Utc>,
     progress: &Progress,
 ) -> Result<(u64, Stop)> {
@@ -533,41 +538,16 @@ fn exit_code(stop: Stop) -> ExitCode {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP (the terminal closed) all start the cleanup; a second one stops
-/// waiting for it, prints what may be left and the command that removes it, and exits.
-fn watch_signals(cancel: Cancel, leftovers: Arc<Mutex<Option<String>>>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let streams = [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ]
-    .map(signal);
-    let [Ok(mut int), Ok(mut term), Ok(mut hup)] = streams else {
-        tracing::debug!("cannot watch signals; Ctrl-C ends ktail without cleaning up");
-        return;
-    };
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
-            if !cancel.is_cancelled() {
-                cancel.cancel();
-                continue;
-            }
-            if let Some(left) = leftovers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_deref()
-            {
-                let _ = writeln!(io::stderr(), "{left}");
-            }
-            std::process::exit(ExitCode::Interrupted as i32);
-        }
-    });
+/// A second signal stops waiting for the cleanup: say what may be left and the command that
+/// removes it.
+fn print_leftovers(leftovers: &Mutex<Option<String>>) {
+    if let Some(left) = leftovers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_deref()
+    {
+        let _ = writeln!(io::stderr(), "{left}");
+    }
 }
 
 /// Single-quotes `s` for a POSIX shell when it needs it.

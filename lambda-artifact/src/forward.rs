@@ -13,32 +13,15 @@ use aws_sdk_kinesis::operation::put_records::PutRecordsError;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
+use ktail::retry::{Backoff, Retry};
+
 use crate::batch::Entry;
 use crate::config::StreamTarget;
 
-/// How long to wait between attempts: doubling from `first`, never more than `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            first: Duration::from_millis(50),
-            max: Duration::from_secs(2),
-        }
-    }
-}
-
-impl Backoff {
-    fn delay(&self, attempt: u32) -> Duration {
-        self.first
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max)
-    }
-}
+/// How long to wait between attempts: doubling from 50 ms, never more than 2 s; how many is
+/// bounded by the invocation's deadline.
+pub const BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(50), Duration::from_secs(2));
 
 /// What forwarding achieved.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -69,7 +52,7 @@ impl Forwarder {
         Forwarder {
             client,
             target,
-            backoff: Backoff::default(),
+            backoff: BACKOFF,
         }
     }
 
@@ -112,7 +95,7 @@ impl Forwarder {
         outcome: &mut Outcome,
     ) -> Vec<usize> {
         let mut pending: Vec<usize> = call.collect();
-        let mut attempt = 0u32;
+        let mut retry = Retry::new(self.backoff).with_deadline(deadline);
         loop {
             let records: Vec<PutRecordsRequestEntry> = pending
                 .iter()
@@ -145,12 +128,13 @@ impl Forwarder {
                 outcome.error = None;
                 return pending;
             }
-            let delay = self.backoff.delay(attempt);
-            if !retryable || Instant::now() + delay >= deadline {
+            if !retryable {
                 return pending;
             }
+            let Some(delay) = retry.failed() else {
+                return pending;
+            };
             tokio::time::sleep(delay).await;
-            attempt += 1;
             outcome.retries += pending.len();
         }
     }

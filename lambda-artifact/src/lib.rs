@@ -68,7 +68,7 @@ impl Handler {
     }
 
     /// Replaces the retry schedule (tests make it short).
-    pub fn with_backoff(mut self, backoff: forward::Backoff) -> Self {
+    pub fn with_backoff(mut self, backoff: ktail::retry::Backoff) -> Self {
         self.forwarder = self.forwarder.with_backoff(backoff);
         self
     }

@@ -14,7 +14,7 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine as _;
 use bytes::Bytes;
-use ktail_grep::forward::Backoff;
+use ktail::retry::Backoff;
 use ktail_grep::{Config, Handler, Report};
 use serde_json::{Value, json};
 use support::Emulator;
@@ -78,10 +78,10 @@ async fn handler(kinesis: &Emulator, vars: &[(&str, &str)]) -> Handler {
         kinesis.kinesis().await,
         support::moto().lambda().await,
     )
-    .with_backoff(Backoff {
-        first: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-    })
+    .with_backoff(Backoff::exponential(
+        Duration::from_millis(20),
+        Duration::from_millis(200),
+    ))
 }
 
 fn in_a_minute() -> SystemTime {
@@ -439,10 +439,10 @@ async fn failed_calls_are_retried() {
         client,
         support::moto().lambda().await,
     )
-    .with_backoff(Backoff {
-        first: Duration::from_millis(10),
-        max: Duration::from_millis(50),
-    });
+    .with_backoff(Backoff::exponential(
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    ));
     let input = lines(&["error a", "ok", "error b"]);
     let (response, report) = handler
         .process(event(&one_shard(&input)), in_a_minute())

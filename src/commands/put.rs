@@ -32,6 +32,8 @@ use crate::exit::{ExitCode, usage};
 use crate::kinesis::StreamRef;
 use crate::kpl::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
 use crate::progress::Mode;
+use crate::retry::{Backoff, Retry};
+use crate::signals::{self, CancellationToken, Listen};
 
 /// PutRecords limits: records per request, and bytes of data plus partition keys per request.
 const MAX_BATCH_RECORDS: usize = 500;
@@ -43,8 +45,9 @@ const LINGER: Duration = Duration::from_millis(100);
 /// Rounds of resending failed entries, and the first pause between them (doubled each round,
 /// capped): about 6 s in all, enough for a throttled shard's one-second window to pass a few times.
 const ENTRY_ATTEMPTS: u32 = 7;
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const ENTRY_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2))
+        .max_attempts(ENTRY_ATTEMPTS);
 /// Lines read ahead of the sender.
 const READ_AHEAD: usize = 4096;
 /// Oversized lines named one by one on stderr before only the total is given.
@@ -74,7 +77,8 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
     let client = crate::aws::kinesis(ctx.sdk().await?);
 
     // Listening before anything is shown, so a Ctrl-C is never the default (lines lost) one.
-    let interrupt = Interrupt::listen();
+    let interrupt = CancellationToken::new();
+    signals::watch(interrupt.clone(), Listen::InterruptAndTerminate, || {});
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || read_lines(input, tx));
     let progress = Meter::new(Mode::detect(&ctx.global));
@@ -251,18 +255,16 @@ impl Putter {
         mut lines: mpsc::Receiver<Vec<u8>>,
         aggregate: bool,
         partition_key: Option<&str>,
-        mut interrupt: Interrupt,
+        interrupt: CancellationToken,
     ) -> Result<()> {
         let mut aggregator = aggregate.then(Aggregator::new);
         let mut batch = Batch::default();
-        let mut interrupt = std::pin::pin!(interrupt.recv());
         loop {
             let idle = batch.is_empty() && aggregator.as_ref().is_none_or(Aggregator::is_empty);
             let next = tokio::select! {
                 // Ctrl-C stops reading; what was already read is still sent.
-                _ = &mut interrupt => {
+                _ = interrupt.cancelled() => {
                     self.interrupted = true;
-                    exit_on_second_interrupt();
                     lines.close();
                     while let Ok(line) = lines.try_recv() {
                         self.accept(line, &mut batch, aggregator.as_mut(), partition_key)
@@ -351,8 +353,8 @@ impl Putter {
     /// own retries) ends the run.
     async fn send(&mut self, entries: Vec<Entry>) -> Result<()> {
         let mut pending = entries;
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ENTRY_ATTEMPTS {
+        let mut retry = Retry::new(ENTRY_BACKOFF);
+        loop {
             let request = self
                 .client
                 .put_records()
@@ -388,9 +390,9 @@ impl Putter {
                 return Ok(());
             }
             pending = failed;
-            if attempt < ENTRY_ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+            match retry.failed() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
             }
         }
         self.stats.failed += pending.iter().map(|e| e.lines).sum::<u64>();
@@ -441,40 +443,6 @@ async fn next_line(lines: &mut mpsc::Receiver<Vec<u8>>, idle: bool) -> Next {
         }
     };
     next.map_or(Next::End, Next::Line)
-}
-
-/// Ctrl-C, listened for from creation on (tokio's `ctrl_c()` only starts listening when first
-/// polled).
-struct Interrupt {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupt {
-    fn listen() -> Self {
-        Interrupt {
-            #[cfg(unix)]
-            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-        }
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = &mut self.signal {
-            signal.recv().await;
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// After a first Ctrl-C the pending lines are being sent; a second one exits at once.
-fn exit_on_second_interrupt() {
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(ExitCode::Interrupted as i32);
-        }
-    });
 }
 
 /// A partition key that spreads records over every shard.

@@ -16,10 +16,11 @@ use super::Context;
 use crate::cli::{FilterArgs, OutputArgs, TailArgs};
 use crate::exit::{ExitCode, usage};
 use crate::filter::{MatchOptions, Matcher};
-use crate::kinesis::{self, Cancel, Selection, Start, Stop, StreamRef, TailConfig};
+use crate::kinesis::{self, Selection, Start, Stop, StreamRef, TailConfig};
 use crate::output::{self, PrintOptions, Printer};
 use crate::picker;
 use crate::progress::{Mode, Progress};
+use crate::signals::{self, CancellationToken, Listen};
 
 /// stdout buffer; flushed whenever the readers have nothing more waiting.
 const STDOUT_BUFFER: usize = 64 * 1024;
@@ -44,8 +45,9 @@ pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
         _ => Progress::new(Mode::Hidden),
     };
     let client = kinesis::client(ctx.sdk().await?);
-    let cancel = Cancel::new();
-    on_signals(cancel.clone());
+    let cancel = CancellationToken::new();
+    // Ctrl-C and SIGTERM stop the tail (what was read is still printed); a second one exits now.
+    signals::watch(cancel.clone(), Listen::InterruptAndTerminate, || {});
     // `ktail tail s | head -1` on a quiet stream: end (successfully) when the reader goes away.
     let stdout_closed = Arc::new(AtomicBool::new(false));
     {
@@ -133,40 +135,6 @@ pub fn print_options(output: &OutputArgs, stream: &StreamRef, color: bool) -> Pr
         prefix: output.prefix,
         color,
         stream: stream.name().to_string(),
-    }
-}
-
-/// Ctrl-C and SIGTERM stop the tail (what was read is still printed); a second one exits now.
-pub fn on_signals(cancel: Cancel) {
-    tokio::spawn(async move {
-        for _ in 0..2 {
-            if !signal().await {
-                return;
-            }
-            if cancel.is_cancelled() {
-                std::process::exit(ExitCode::Interrupted as i32);
-            }
-            cancel.cancel();
-        }
-    });
-}
-
-/// Waits for Ctrl-C or SIGTERM; false when signals cannot be watched.
-async fn signal() -> bool {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return tokio::signal::ctrl_c().await.is_ok();
-        };
-        tokio::select! {
-            ctrl_c = tokio::signal::ctrl_c() => ctrl_c.is_ok(),
-            _ = term.recv() => true,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 

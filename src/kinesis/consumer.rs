@@ -11,25 +11,26 @@
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::{Consumer as ConsumerDesc, ConsumerStatus};
 use md5::{Digest, Md5};
-use tokio::time::Instant;
 
-use super::{Cancel, StreamRef};
+use super::StreamRef;
 use crate::progress::Progress;
+use crate::retry::{Backoff, Retry};
+use crate::signals::CancellationToken;
 
 /// Consumers a stream may have (AWS limit), hence slots a host may use per stream.
 const MAX_SLOTS: u32 = 20;
 /// How long a consumer may take to become ACTIVE, or a DELETING one to go. AWS documents no
 /// bound and the SDK has no waiter for consumers, so this is a bounded poll.
 const STATE_TIMEOUT: Duration = Duration::from_secs(120);
-const POLL_FIRST: Duration = Duration::from_millis(100);
-const POLL_MAX: Duration = Duration::from_secs(2);
+const STATE_POLL: Backoff =
+    Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2));
 
 /// A registered, ACTIVE consumer owned by this run. Call [`Consumer::release`] when done.
 #[derive(Debug)]
@@ -89,7 +90,7 @@ pub async fn acquire(
     client: &Client,
     stream: &StreamRef,
     progress: &Progress,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<Option<Consumer>> {
     let stream_arn = stream_arn(client, stream).await?;
     let prefix = name_prefix();
@@ -275,10 +276,9 @@ async fn register(
     stream_arn: &str,
     name: &str,
     stream: &StreamRef,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<Option<String>> {
-    let deadline = Instant::now() + STATE_TIMEOUT;
-    let mut wait = POLL_FIRST;
+    let mut poll = Retry::new(STATE_POLL).with_deadline(Instant::now() + STATE_TIMEOUT);
     loop {
         let out = client
             .register_stream_consumer()
@@ -326,15 +326,14 @@ async fn register(
                 anyhow::Error::new(err).context(format!("cannot register a consumer on {stream}"))
             );
         }
-        if Instant::now() > deadline {
+        let Some(wait) = poll.failed() else {
             bail!(
                 "consumer {name} on {stream} stayed in use for {STATE_TIMEOUT:?}; try again later"
             );
-        }
+        };
         if super::reader::sleep_or_cancel(wait, cancel).await {
             return Ok(None);
         }
-        wait = (wait * 2).min(POLL_MAX);
     }
 }
 
@@ -375,10 +374,9 @@ async fn wait_active(
     client: &Client,
     consumer: &Consumer,
     stream: &StreamRef,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
 ) -> Result<bool> {
-    let deadline = Instant::now() + STATE_TIMEOUT;
-    let mut wait = POLL_FIRST;
+    let mut poll = Retry::new(STATE_POLL).with_deadline(Instant::now() + STATE_TIMEOUT);
     loop {
         let out = client
             .describe_stream_consumer()
@@ -395,16 +393,15 @@ async fn wait_active(
             ),
             _ => {}
         }
-        if Instant::now() > deadline {
+        let Some(wait) = poll.failed() else {
             bail!(
                 "consumer {} on {stream} did not become ACTIVE within {STATE_TIMEOUT:?}",
                 consumer.name
             );
-        }
+        };
         if super::reader::sleep_or_cancel(wait, cancel).await {
             return Ok(false);
         }
-        wait = (wait * 2).min(POLL_MAX);
     }
 }
 

@@ -29,10 +29,12 @@ use tokio::time::Instant;
 
 use super::caught_up::Page;
 use super::errors::{self, Failure};
-use super::reader::{End, ReaderConfig, backoff, convert, send, sleep_or_cancel};
+use super::reader::{BACKOFF, End, ReaderConfig, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
-use super::{Cancel, Start, StreamRef};
+use super::{Start, StreamRef};
 use crate::output::Record;
+use crate::retry::Retry;
+use crate::signals::CancellationToken;
 
 /// AWS ends a subscription after 5 minutes; start the next one before, on our own terms.
 const SESSION_MAX: Duration = Duration::from_secs(290);
@@ -60,7 +62,7 @@ pub async fn read_shard(
     closed: bool,
     listed_closed: ClosedShards,
     tx: mpsc::Sender<Vec<Record>>,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> Result<End> {
     let shard_id: Arc<str> = shard.as_str().into();
     let stream = &config.stream;
@@ -68,7 +70,8 @@ pub async fn read_shard(
     let mut continuation: Option<String> = None;
     let mut children: Option<Vec<ShardInfo>> = None;
     let mut last_subscribe: Option<Instant> = None;
-    let (mut throttled, mut transient) = (0u32, 0u32);
+    let mut throttled = Retry::new(BACKOFF);
+    let mut transient = Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1));
     // Empty events seen since the shard is known to be closed: two in a row mean its end (the
     // first may have been sent before the last records).
     let mut closed = closed;
@@ -97,21 +100,16 @@ pub async fn read_shard(
         let mut output = match response {
             Ok(output) => output,
             Err(err) => {
-                let attempt = match subscribe_failure(err, stream) {
+                let wait = match subscribe_failure(err, stream) {
                     Failure::Fatal(err) => return Err(err.context(format!("reading {shard}"))),
-                    Failure::Transient(err) => {
-                        transient += 1;
-                        if transient > MAX_TRANSIENT {
-                            return Err(err.context(keeps_failing(&shard, stream)));
-                        }
-                        transient
-                    }
-                    Failure::Throttled | Failure::Expired => {
-                        throttled += 1;
-                        throttled
-                    }
+                    Failure::Transient(err) => match transient.failed() {
+                        Some(wait) => wait,
+                        None => return Err(err.context(keeps_failing(&shard, stream))),
+                    },
+                    // Unbounded: never `None`.
+                    Failure::Throttled | Failure::Expired => throttled.failed().unwrap_or_default(),
                 };
-                if sleep_or_cancel(backoff(attempt), &cancel).await {
+                if sleep_or_cancel(wait, &cancel).await {
                     return Ok(End::Cancelled);
                 }
                 continue;
@@ -130,8 +128,7 @@ pub async fn read_shard(
             };
             let event = match event {
                 Err(_silent) => {
-                    transient += 1;
-                    if transient > MAX_TRANSIENT {
+                    if transient.failed().is_none() {
                         return Err(anyhow!("no event for {EVENT_TIMEOUT:?}")
                             .context(keeps_failing(&shard, stream)));
                     }
@@ -158,15 +155,14 @@ pub async fn read_shard(
                             return Err(err.context(format!("reading {shard}")));
                         }
                         Failure::Transient(err) => {
-                            transient += 1;
-                            if transient > MAX_TRANSIENT {
+                            if transient.failed().is_none() {
                                 return Err(err.context(keeps_failing(&shard, stream)));
                             }
                             tracing::debug!(%shard, error = %format!("{err:#}"), "subscription failed; subscribing again");
                         }
                         Failure::Throttled | Failure::Expired => {
-                            throttled += 1;
-                            if sleep_or_cancel(backoff(throttled), &cancel).await {
+                            let wait = throttled.failed().unwrap_or_default();
+                            if sleep_or_cancel(wait, &cancel).await {
                                 return Ok(End::Cancelled);
                             }
                         }
@@ -177,8 +173,8 @@ pub async fn read_shard(
             let SubscribeToShardEventStream::SubscribeToShardEvent(event) = event else {
                 continue;
             };
-            throttled = 0;
-            transient = 0;
+            throttled.succeeded();
+            transient.succeeded();
             // A service that ignores the starting sequence number (ferrokinesis 0.7 drops it)
             // sends records again from further back: sequence numbers say which were handed on.
             let mut records = event.records;

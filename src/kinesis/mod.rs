@@ -24,13 +24,14 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::operation::get_shard_iterator::builders::GetShardIteratorFluentBuilder;
 use aws_sdk_kinesis::operation::list_shards::builders::ListShardsFluentBuilder;
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::filter::Matcher;
 use crate::output::{Record, Sink};
 use crate::progress::{Mode, Progress};
+use crate::signals::CancellationToken;
 use reader::{End, ReaderConfig};
 use shards::Lineage;
 pub use shards::Selection;
@@ -180,37 +181,6 @@ pub struct TailSummary {
     pub stop: Stop,
 }
 
-/// Stops a tail from outside (signal handlers, `ktail grep`). Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Cancel(Arc<watch::Sender<bool>>);
-
-impl Default for Cancel {
-    fn default() -> Self {
-        Cancel(Arc::new(watch::channel(false).0))
-    }
-}
-
-impl Cancel {
-    pub fn new() -> Self {
-        Cancel::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.send_replace(true);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once cancelled.
-    pub async fn cancelled(&self) {
-        let mut rx = self.0.subscribe();
-        // The sender lives as long as `self`, so this only returns once the flag is set.
-        let _ = rx.wait_for(|cancelled| *cancelled).await;
-    }
-}
-
 /// Tails `config.stream` into `sink` until a stop condition or `cancel`. Records reach the sink in
 /// order per shard and, across a reshard, per partition key. With `config.efo`, the consumer it
 /// registers is deregistered on every way out (a stop condition, `cancel`, an error).
@@ -218,7 +188,7 @@ pub async fn tail<S: Sink>(
     client: &Client,
     config: TailConfig,
     sink: S,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> Result<TailSummary> {
     if !config.efo {
         return follow(client, config, sink, cancel, None).await;
@@ -243,7 +213,7 @@ async fn follow<S: Sink>(
     client: &Client,
     config: TailConfig,
     sink: S,
-    cancel: Cancel,
+    cancel: CancellationToken,
     consumer_arn: Option<Arc<str>>,
 ) -> Result<TailSummary> {
     let started = Utc::now();
@@ -280,7 +250,7 @@ async fn follow<S: Sink>(
         deaggregate: config.deaggregate,
     });
     // Readers stop on this; it fires on `cancel` and when the printer is done.
-    let stop = Cancel::new();
+    let stop = CancellationToken::new();
     let listed_closed = efo::ClosedShards::default();
     let mut readers: JoinSet<(String, Result<End>)> = JoinSet::new();
     let spawn = |readers: &mut JoinSet<_>, ready: Vec<(String, Start, bool)>| {
@@ -519,17 +489,5 @@ mod tests {
             "arn:aws:kinesis:us-east-1:123456789012:stream/logs"
         );
         assert_eq!(StreamRef::parse("logs"), StreamRef::Name("logs".into()));
-    }
-
-    #[tokio::test]
-    async fn cancel_wakes_waiters() {
-        let cancel = Cancel::new();
-        let waiter = {
-            let cancel = cancel.clone();
-            tokio::spawn(async move { cancel.cancelled().await })
-        };
-        cancel.cancel();
-        waiter.await.unwrap();
-        assert!(cancel.is_cancelled());
     }
 }

@@ -21,8 +21,10 @@ use tokio::time::Instant;
 use super::caught_up::{self, Page};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
-use super::{Cancel, Start, StreamRef};
+use super::{Start, StreamRef};
 use crate::output::Record;
+use crate::retry::{Backoff, Retry};
+use crate::signals::CancellationToken;
 
 /// GetRecords' maximum record count.
 const MAX_LIMIT: i32 = 10_000;
@@ -34,9 +36,10 @@ const FIRST_LIMIT: i32 = 1;
 const CALL_BYTES: usize = 1 << 20;
 /// A shard allows 5 GetRecords per second, shared by every consumer.
 const MIN_GAP: Duration = Duration::from_millis(200);
-/// Throttling and transient backoff: from 250 ms, doubling, to 5 s, with full jitter.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Throttling and transient backoff: from 250 ms, doubling, to 5 s, jittered (shared with the
+/// enhanced fan-out reader).
+pub(super) const BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(250), Duration::from_secs(5)).with_jitter();
 /// Consecutive transient failures (about two minutes of backoff) after which the run fails.
 const MAX_TRANSIENT: u32 = 30;
 
@@ -79,7 +82,7 @@ pub async fn read_shard(
     start: Start,
     closed: bool,
     tx: mpsc::Sender<Vec<Record>>,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> Result<End> {
     let shard_id: Arc<str> = shard.as_str().into();
     let mut reader = Reader {
@@ -88,8 +91,8 @@ pub async fn read_shard(
         shard,
         start,
         last_sequence: None,
-        throttled: 0,
-        transient: 0,
+        throttled: Retry::new(BACKOFF),
+        transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
     // Jitter the first call a little so shards do not all hit the service in the same instant,
     // without delaying startup noticeably.
@@ -147,8 +150,8 @@ pub async fn read_shard(
                 continue;
             }
         };
-        reader.throttled = 0;
-        reader.transient = 0;
+        reader.throttled.succeeded();
+        reader.transient.succeeded();
 
         let returned = output.records.len();
         let page = Page {
@@ -231,13 +234,15 @@ struct Reader {
     start: Start,
     /// The last record handed on, where an expired iterator resumes.
     last_sequence: Option<String>,
-    throttled: u32,
-    transient: u32,
+    /// Throttled calls in a row: waited out for as long as it takes.
+    throttled: Retry,
+    /// Transient failures in a row: the run fails after [`MAX_TRANSIENT`] of them.
+    transient: Retry,
 }
 
 impl Reader {
     /// A new iterator: after the last record seen, else at the start. `None` when cancelled.
-    async fn iterator(&mut self, cancel: &Cancel) -> Result<Option<String>> {
+    async fn iterator(&mut self, cancel: &CancellationToken) -> Result<Option<String>> {
         loop {
             let mut request = self
                 .config
@@ -289,26 +294,25 @@ impl Reader {
     }
 
     /// Waits before a retry; true when cancelled meanwhile. Fails after too many transient errors.
-    async fn back_off(&mut self, failure: Failure, cancel: &Cancel) -> Result<bool> {
-        let attempt = match failure {
+    async fn back_off(&mut self, failure: Failure, cancel: &CancellationToken) -> Result<bool> {
+        let wait = match failure {
             Failure::Transient(err) => {
-                self.transient += 1;
-                if self.transient > MAX_TRANSIENT {
+                let Some(wait) = self.transient.failed() else {
                     return Err(err.context(format!(
                         "reading {} of {} keeps failing; check the network and the endpoint",
                         self.shard, self.config.stream
                     )));
-                }
+                };
                 tracing::debug!(shard = %self.shard, error = %format!("{err:#}"), "retrying");
-                self.transient
+                wait
             }
             _ => {
-                self.throttled += 1;
                 tracing::debug!(shard = %self.shard, "throttled; backing off");
-                self.throttled
+                // Unbounded: never `None`.
+                self.throttled.failed().unwrap_or_default()
             }
         };
-        Ok(sleep_or_cancel(backoff(attempt), cancel).await)
+        Ok(sleep_or_cancel(wait, cancel).await)
     }
 }
 
@@ -316,7 +320,7 @@ impl Reader {
 /// (cancelled while waiting for room, or the printer is gone).
 pub(super) async fn send(
     tx: &mpsc::Sender<Vec<Record>>,
-    cancel: &Cancel,
+    cancel: &CancellationToken,
     batch: Vec<Record>,
 ) -> Option<End> {
     if batch.is_empty() {
@@ -395,17 +399,8 @@ fn next_limit(bytes: usize, records: usize) -> i32 {
     (CALL_BYTES / average).clamp(1, MAX_LIMIT as usize) as i32
 }
 
-/// Exponential backoff with full jitter (the AWS architecture blog's recommendation).
-pub(super) fn backoff(attempt: u32) -> Duration {
-    let cap = BACKOFF_BASE
-        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
-        .min(BACKOFF_MAX);
-    let ms = rand::rng().random_range(cap.as_millis() as u64 / 2..=cap.as_millis() as u64);
-    Duration::from_millis(ms)
-}
-
 /// Sleeps; true when cancelled first.
-pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &Cancel) -> bool {
+pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool {
     if duration.is_zero() {
         return cancel.is_cancelled();
     }
@@ -434,11 +429,12 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_a_cap() {
+        let (base, max) = (Duration::from_millis(250), Duration::from_secs(5));
         for attempt in 1..40 {
-            let d = backoff(attempt);
-            assert!(d <= BACKOFF_MAX, "{attempt}: {d:?}");
-            assert!(d >= BACKOFF_BASE / 2);
+            let d = BACKOFF.delay(attempt);
+            assert!(d <= max, "{attempt}: {d:?}");
+            assert!(d >= base / 2);
         }
-        assert!(backoff(1) <= BACKOFF_BASE);
+        assert!(BACKOFF.delay(1) <= base);
     }
 }

@@ -16,9 +16,8 @@ use aws_sdk_lambda::types::{
 };
 
 use super::artifact::{self, Architecture};
-use super::{
-    Change, IAM_PROPAGATION_ATTEMPTS, IAM_PROPAGATION_DELAY, aws_error, retry_bounded, wait_error,
-};
+use super::{Change, aws_error, iam_propagation, wait_error};
+use crate::retry::retry;
 
 pub const HANDLER: &str = "bootstrap";
 /// Covers the function's own bounded PutRecords retries with room to spare; a stuck invocation
@@ -145,9 +144,8 @@ fn config_differs(current: &FunctionConfiguration, spec: &FunctionSpec) -> bool 
 async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Result<String> {
     // A role created moments ago may not be assumable by Lambda yet: CreateFunction then fails
     // with InvalidParameterValue until IAM catches up.
-    let result = retry_bounded(
-        propagation_attempts(role_is_fresh),
-        IAM_PROPAGATION_DELAY,
+    let result = retry(
+        iam_propagation(role_is_fresh),
         |err: &SdkError<CreateFunctionError, _>| {
             err.as_service_error()
                 .is_some_and(|e| e.is_invalid_parameter_value_exception())
@@ -208,9 +206,8 @@ async fn update_configuration(
     spec: &FunctionSpec,
     role_is_fresh: bool,
 ) -> Result<()> {
-    retry_bounded(
-        propagation_attempts(role_is_fresh),
-        IAM_PROPAGATION_DELAY,
+    retry(
+        iam_propagation(role_is_fresh),
         |err: &SdkError<UpdateFunctionConfigurationError, _>| {
             err.as_service_error()
                 .is_some_and(|e| e.is_invalid_parameter_value_exception())
@@ -236,15 +233,6 @@ async fn update_configuration(
         )
     })?;
     Ok(())
-}
-
-/// Only a role created or changed in this run is worth waiting for.
-fn propagation_attempts(role_is_fresh: bool) -> u32 {
-    if role_is_fresh {
-        IAM_PROPAGATION_ATTEMPTS
-    } else {
-        1
-    }
 }
 
 async fn wait_updated(lambda: &Client, name: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! so that a debugging tool can never wedge a shard of someone's production stream.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_lambda::Client;
@@ -13,7 +13,8 @@ use aws_sdk_lambda::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Change, IAM_PROPAGATION_ATTEMPTS, IAM_PROPAGATION_DELAY, aws_error, retry_bounded};
+use super::{Change, aws_error, iam_propagation};
+use crate::retry::{Backoff, Retry, retry};
 
 /// Records per invocation: the function handles 10,000 ~1 KB records in well under its timeout, and a
 /// larger batch means fewer invocations on a busy stream.
@@ -28,7 +29,7 @@ pub const MAX_RECORD_AGE_LATEST: i32 = 3600;
 const MAX_RECORD_AGE_LIMIT: i64 = 604_800;
 /// There is no SDK waiter for mappings; they usually settle within seconds.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
-const SETTLE_POLL: Duration = Duration::from_secs(1);
+const SETTLE_POLL: Backoff = Backoff::constant(Duration::from_secs(1));
 
 /// Where the mapping starts reading the source stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,13 +181,8 @@ async fn create(
         ),
     };
     // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
-    let result = retry_bounded(
-        if policy_is_fresh {
-            IAM_PROPAGATION_ATTEMPTS
-        } else {
-            1
-        },
-        IAM_PROPAGATION_DELAY,
+    let result = retry(
+        iam_propagation(policy_is_fresh),
         |err: &SdkError<CreateEventSourceMappingError, _>| {
             err.as_service_error()
                 .is_some_and(|e| e.is_invalid_parameter_value_exception())
@@ -235,7 +231,7 @@ async fn create(
 
 /// Waits while the mapping is in a transitional state and returns the state it settles in.
 async fn settle(lambda: &Client, uuid: &str) -> Result<String> {
-    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut poll = Retry::new(SETTLE_POLL).with_deadline(Instant::now() + SETTLE_TIMEOUT);
     loop {
         let out = lambda
             .get_event_source_mapping()
@@ -250,10 +246,10 @@ async fn settle(lambda: &Client, uuid: &str) -> Result<String> {
         ) {
             return Ok(state);
         }
-        if tokio::time::Instant::now() >= deadline {
+        let Some(wait) = poll.failed() else {
             bail!("event source mapping {uuid} is still {state}; check it with `ktail status`");
-        }
-        tokio::time::sleep(SETTLE_POLL).await;
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -266,7 +262,7 @@ async fn wait_enabled(lambda: &Client, uuid: &str) -> Result<()> {
 
 /// Deletes the mapping; `false` when it was already gone.
 pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
-    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    let mut poll = Retry::new(SETTLE_POLL).with_deadline(Instant::now() + SETTLE_TIMEOUT);
     loop {
         match lambda.delete_event_source_mapping().uuid(uuid).send().await {
             Ok(_) => return Ok(true),
@@ -279,12 +275,19 @@ pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
             }
             // A mapping that is being created or updated cannot be deleted until it settles.
             Err(err)
-                if tokio::time::Instant::now() < deadline
-                    && err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_resource_in_use_exception()) =>
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
             {
-                tokio::time::sleep(SETTLE_POLL).await;
+                match poll.failed() {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => {
+                        return Err(aws_error(
+                            err,
+                            &format!("cannot delete event source mapping {uuid}"),
+                        ));
+                    }
+                }
             }
             Err(err) => {
                 return Err(aws_error(

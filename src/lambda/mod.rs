@@ -49,6 +49,7 @@ pub use output_stream::Capacity;
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher};
 use crate::progress::Progress;
+use crate::retry::Backoff;
 use names::{Identity, StreamArn};
 
 /// Function environment variables (the contract with the grep function).
@@ -726,27 +727,15 @@ fn is_true(value: Option<&String>) -> bool {
 pub(crate) const IAM_PROPAGATION_ATTEMPTS: u32 = 12;
 pub(crate) const IAM_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
 
-/// Runs `call` until it succeeds, fails with an error `retryable` rejects, or `attempts` calls
-/// were made, sleeping `delay` between calls. For the few errors that only time cures.
-pub(crate) async fn retry_bounded<T, E, Fut>(
-    attempts: u32,
-    delay: Duration,
-    retryable: impl Fn(&E) -> bool,
-    mut call: impl FnMut() -> Fut,
-) -> Result<T, E>
-where
-    Fut: std::future::Future<Output = Result<T, E>>,
-{
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(err) if attempt < attempts && retryable(&err) => {
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-            }
-            other => return other,
-        }
-    }
+/// The retry policy for the calls that fail until IAM shows Lambda a role or policy: every
+/// [`IAM_PROPAGATION_DELAY`] up to [`IAM_PROPAGATION_ATTEMPTS`] calls when it was created or
+/// changed in this run, a single call otherwise (nothing to wait for).
+pub(crate) fn iam_propagation(fresh: bool) -> Backoff {
+    Backoff::constant(IAM_PROPAGATION_DELAY).max_attempts(if fresh {
+        IAM_PROPAGATION_ATTEMPTS
+    } else {
+        1
+    })
 }
 
 /// A one-line error for a failed AWS call: what failed, then the service's code and message.
@@ -823,33 +812,14 @@ mod tests {
         assert!(!function_env(&plan("x"), "out", None).contains_key(ENV_EXPIRES_AT));
     }
 
-    #[tokio::test]
-    async fn retries_are_bounded_and_only_for_the_given_errors() {
-        use std::cell::Cell;
-        let calls = Cell::new(0);
-        let always_failing = || {
-            calls.set(calls.get() + 1);
-            async { Err::<(), &str>("role not assumable yet") }
-        };
-        let result = retry_bounded(3, Duration::ZERO, |_| true, always_failing).await;
-        assert_eq!((result, calls.get()), (Err("role not assumable yet"), 3));
-
-        calls.set(0);
-        let succeeds_third = || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move { if n < 3 { Err("later") } else { Ok(n) } }
-        };
-        let result = retry_bounded(12, Duration::ZERO, |_| true, succeeds_third).await;
-        assert_eq!(result, Ok(3));
-
-        calls.set(0);
-        let other_error = || {
-            calls.set(calls.get() + 1);
-            async { Err::<(), &str>("access denied") }
-        };
-        let result = retry_bounded(12, Duration::ZERO, |e| *e == "later", other_error).await;
-        assert_eq!((result, calls.get()), (Err("access denied"), 1));
+    #[test]
+    fn iam_propagation_is_waited_for_only_after_a_change() {
+        assert_eq!(
+            iam_propagation(true).attempts(),
+            Some(IAM_PROPAGATION_ATTEMPTS)
+        );
+        assert_eq!(iam_propagation(true).delay(5), IAM_PROPAGATION_DELAY);
+        assert_eq!(iam_propagation(false).attempts(), Some(1));
     }
 
     #[test]
