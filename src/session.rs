@@ -19,7 +19,7 @@ use crate::exit::ExitCode;
 use crate::filter::Matcher;
 use crate::kinesis::{self, Cancel, Start, Stop, StreamRef, TailConfig};
 use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
-use crate::output::{PrintOptions, Printer};
+use crate::printer::{PrintOptions, Printer};
 use crate::progress::Progress;
 
 /// `--ttl` when `grep` is not given one: long enough that renewals are rare, short enough that a

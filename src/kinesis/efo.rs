@@ -31,7 +31,7 @@ use super::errors::{self, Failure};
 use super::reader::{End, ReaderConfig, backoff, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
 use super::{Cancel, Start, StreamRef};
-use crate::output::Record;
+use crate::printer::Record;
 
 /// AWS ends a subscription after 5 minutes; start the next one before, on our own terms.
 const SESSION_MAX: Duration = Duration::from_secs(290);

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
 use super::{Cancel, Start, StreamRef};
-use crate::output::Record;
+use crate::printer::Record;
 
 /// GetRecords' maximum record count.
 const MAX_LIMIT: i32 = 10_000;
