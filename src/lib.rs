@@ -15,6 +15,8 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod commands;
 #[cfg(feature = "cli")]
+pub mod context;
+#[cfg(feature = "cli")]
 pub mod exit;
 #[cfg(feature = "cli")]
 pub mod kinesis;
@@ -23,9 +25,9 @@ pub mod lambda;
 #[cfg(feature = "cli")]
 pub mod logging;
 #[cfg(feature = "cli")]
-pub mod output;
-#[cfg(feature = "cli")]
 pub mod picker;
+#[cfg(feature = "cli")]
+pub mod printer;
 #[cfg(feature = "cli")]
 pub mod progress;
 #[cfg(feature = "cli")]

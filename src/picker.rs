@@ -16,10 +16,10 @@ use dialoguer::theme::ColorfulTheme;
 use dialoguer::{FuzzySelect, Input};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::Context;
-use crate::commands::ls::{self, Mode, StreamInfo};
+use crate::context::Context;
 use crate::exit::{Interrupted, usage};
 use crate::filter::{MatchOptions, Matcher};
+use crate::kinesis::streams::{self, CapacityMode, StreamInfo};
 
 /// The stream to use: `given` as is, else one the user picks from every stream in the region.
 pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<String> {
@@ -42,9 +42,9 @@ pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<Stri
     }
     spinner.set_message(format!("listing the streams in {region}…"));
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let streams = ls::list_streams(&client).await;
+    let listed = streams::list_streams(&client).await;
     spinner.finish_and_clear();
-    let streams = streams.with_context(|| format!("cannot list the streams in {region}"))?;
+    let streams = listed.with_context(|| format!("cannot list the streams in {region}"))?;
     if streams.is_empty() {
         anyhow::bail!(
             "there are no streams in {region} to pick from: create one, or pass --region"
@@ -126,7 +126,7 @@ fn restore_cursor(term: &Term) {
 }
 
 /// What the menu shows of a stream: name, status, capacity mode and open shards.
-type MenuRow<'a> = (&'a str, &'a str, Mode, i32);
+type MenuRow<'a> = (&'a str, &'a str, CapacityMode, i32);
 
 fn menu_row(stream: &StreamInfo) -> MenuRow<'_> {
     (
@@ -162,8 +162,8 @@ mod tests {
     #[test]
     fn menu_lines_show_status_mode_and_shards_aligned() {
         let lines = menu_lines(&[
-            ("logs", "ACTIVE", Mode::Provisioned, 1),
-            ("clickstream", "UPDATING", Mode::OnDemand, 4),
+            ("logs", "ACTIVE", CapacityMode::Provisioned, 1),
+            ("clickstream", "UPDATING", CapacityMode::OnDemand, 4),
         ]);
         assert_eq!(
             lines,

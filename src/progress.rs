@@ -4,8 +4,8 @@
 //! Everything goes to stderr so stdout stays data only. Usage:
 //!
 //! ```no_run
-//! # use ktail::progress::{Mode, Progress};
-//! let progress = Progress::new(Mode::Plain);
+//! # use ktail::progress::{Feedback, Progress};
+//! let progress = Progress::new(Feedback::Plain);
 //! let step = progress.step("creating role");
 //! // ... the AWS calls ...
 //! step.done("created ktail-grep-role");
@@ -21,9 +21,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::GlobalArgs;
 
-/// How steps are shown.
+/// How steps are shown (named so it is never mistaken for a stream's capacity mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum Feedback {
     /// An animated spinner while a step runs, replaced by its outcome (stderr is a terminal).
     Spinner,
     /// One line per finished step (stderr is a file or a pipe, e.g. CI logs).
@@ -32,23 +32,23 @@ pub enum Mode {
     Hidden,
 }
 
-impl Mode {
-    /// The mode the global flags and stderr call for.
-    pub fn detect(global: &GlobalArgs) -> Mode {
-        Mode::choose(
+impl Feedback {
+    /// How the global flags and stderr call for steps to be shown.
+    pub fn detect(global: &GlobalArgs) -> Feedback {
+        Feedback::choose(
             global.quiet,
             std::io::stderr().is_terminal(),
             std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
         )
     }
 
-    fn choose(quiet: bool, terminal: bool, dumb_terminal: bool) -> Mode {
+    fn choose(quiet: bool, terminal: bool, dumb_terminal: bool) -> Feedback {
         if quiet {
-            Mode::Hidden
+            Feedback::Hidden
         } else if terminal && !dumb_terminal {
-            Mode::Spinner
+            Feedback::Spinner
         } else {
-            Mode::Plain
+            Feedback::Plain
         }
     }
 }
@@ -56,27 +56,27 @@ impl Mode {
 /// Reports the steps of one command.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    mode: Mode,
+    feedback: Feedback,
 }
 
 impl Progress {
-    pub fn new(mode: Mode) -> Self {
-        Progress { mode }
+    pub fn new(feedback: Feedback) -> Self {
+        Progress { feedback }
     }
 
     /// Progress as the global flags and stderr call for.
     pub fn detect(global: &GlobalArgs) -> Self {
-        Progress::new(Mode::detect(global))
+        Progress::new(Feedback::detect(global))
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
+    pub fn feedback(&self) -> Feedback {
+        self.feedback
     }
 
     /// Starts a step such as "creating role"; finish it with [`Step::done`] or [`Step::fail`].
     pub fn step(&self, what: impl Into<String>) -> Step {
         let what = what.into();
-        let bar = (self.mode == Mode::Spinner).then(|| {
+        let bar = (self.feedback == Feedback::Spinner).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template("{spinner:.cyan} {msg}") {
                 bar.set_style(style);
@@ -86,7 +86,7 @@ impl Progress {
             bar
         });
         Step {
-            mode: self.mode,
+            feedback: self.feedback,
             what,
             bar,
             finished: false,
@@ -95,7 +95,7 @@ impl Progress {
 
     /// A line that is not a step (e.g. "attached; run `ktail detach …` to remove").
     pub fn note(&self, line: impl AsRef<str>) {
-        if self.mode != Mode::Hidden {
+        if self.feedback != Feedback::Hidden {
             let _ = writeln!(std::io::stderr(), "{}", line.as_ref());
         }
     }
@@ -104,7 +104,7 @@ impl Progress {
 /// One running step.
 #[derive(Debug)]
 pub struct Step {
-    mode: Mode,
+    feedback: Feedback,
     what: String,
     bar: Option<ProgressBar>,
     finished: bool,
@@ -133,13 +133,13 @@ impl Step {
             return;
         }
         self.finished = true;
-        let line = render(&self.what, ok, outcome, self.mode == Mode::Spinner);
-        match (&self.bar, self.mode) {
+        let line = render(&self.what, ok, outcome, self.feedback == Feedback::Spinner);
+        match (&self.bar, self.feedback) {
             (Some(bar), _) => {
                 bar.finish_and_clear();
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
-            (None, Mode::Plain) => {
+            (None, Feedback::Plain) => {
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
             _ => {}
@@ -172,11 +172,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mode_follows_quiet_and_terminal() {
-        assert_eq!(Mode::choose(true, true, false), Mode::Hidden);
-        assert_eq!(Mode::choose(false, true, false), Mode::Spinner);
-        assert_eq!(Mode::choose(false, true, true), Mode::Plain);
-        assert_eq!(Mode::choose(false, false, false), Mode::Plain);
+    fn feedback_follows_quiet_and_terminal() {
+        assert_eq!(Feedback::choose(true, true, false), Feedback::Hidden);
+        assert_eq!(Feedback::choose(false, true, false), Feedback::Spinner);
+        assert_eq!(Feedback::choose(false, true, true), Feedback::Plain);
+        assert_eq!(Feedback::choose(false, false, false), Feedback::Plain);
     }
 
     #[test]
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_step_finishes_once() {
-        let progress = Progress::new(Mode::Hidden);
+        let progress = Progress::new(Feedback::Hidden);
         let mut step = progress.step("deleting");
         step.finish(true, "deleted");
         assert!(step.finished);

@@ -19,7 +19,7 @@ use crate::exit::ExitCode;
 use crate::filter::Matcher;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
 use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
-use crate::output::{PrintOptions, Printer};
+use crate::printer::{PrintOptions, Printer};
 use crate::progress::Progress;
 use crate::signals::{self, CancellationToken, Listen};
 

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::Context;
+use crate::context::Context;
 use crate::exit::ExitCode;
 
 /// Comment lines first so the output can be appended to the alias file as it is.

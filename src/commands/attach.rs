@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
-use super::Context;
 use crate::cli::{Arch, AttachArgs, DeployArgs, PatternArgs, ReportFormat, StartArgs};
+use crate::context::Context;
 use crate::exit::ExitCode;
 use crate::filter::MatchOptions;
 use crate::lambda::{

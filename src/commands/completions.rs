@@ -17,8 +17,8 @@ use anyhow::Result;
 use clap::CommandFactory;
 use clap_complete::CompletionCandidate;
 
-use super::Context;
 use crate::cli::{Cli, CompletionsArgs, GlobalArgs};
+use crate::context::Context;
 use crate::exit::ExitCode;
 
 /// The environment variable that switches the binary into completion mode.
@@ -106,7 +106,9 @@ fn list_within_budget(global: &GlobalArgs) -> Option<Vec<String>> {
         tokio::time::timeout(LIST_BUDGET, async {
             let sdk = crate::aws::load(global).await.ok()?;
             let client = crate::aws::kinesis(&sdk);
-            super::ls::list_stream_names(&client).await.ok()
+            crate::kinesis::streams::list_stream_names(&client)
+                .await
+                .ok()
         })
         .await
         .ok()

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use super::Context;
 use crate::cli::DetachArgs;
+use crate::context::Context;
 use crate::exit::ExitCode;
 use crate::filter::MatchOptions;
 use crate::lambda::{self, Clients, Selector};

@@ -7,12 +7,11 @@
 use anyhow::Result;
 use chrono::Utc;
 
-use super::Context;
 use crate::cli::{GlobalArgs, GrepArgs};
+use crate::context::Context;
 use crate::exit::{ExitCode, usage};
 use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::StreamRef;
-use crate::output;
 use crate::picker;
 use crate::progress::Progress;
 use crate::session::{self, DEFAULT_TTL, Session, shell_quote};
@@ -73,7 +72,8 @@ pub fn resolve(
     plan.ttl = Some(args.deploy.ttl.unwrap_or(DEFAULT_TTL));
     plan.validate()?;
     let source = StreamRef::parse(&plan.source);
-    let print = super::tail::print_options(&args.output, &source, output::use_color(global.color));
+    let print =
+        super::tail::print_options(&args.output, &source, super::tail::use_color(global.color));
     Ok(Session {
         plan,
         keep: args.keep,

@@ -1,10 +1,9 @@
 //! One thin module per subcommand; `run` dispatches to them.
 
 use anyhow::Result;
-use aws_config::SdkConfig;
-use tokio::sync::OnceCell;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command};
+use crate::context::Context;
 use crate::exit::ExitCode;
 
 pub mod alias;
@@ -17,28 +16,6 @@ pub mod man;
 pub mod put;
 pub mod status;
 pub mod tail;
-
-/// What every command may use: the global flags and the run's single `SdkConfig`, loaded on
-/// first use so that offline commands (completions, alias) never touch AWS configuration.
-pub struct Context {
-    pub global: GlobalArgs,
-    sdk: OnceCell<SdkConfig>,
-}
-
-impl Context {
-    pub fn new(global: GlobalArgs) -> Self {
-        Context {
-            global,
-            sdk: OnceCell::new(),
-        }
-    }
-
-    pub async fn sdk(&self) -> Result<&SdkConfig> {
-        self.sdk
-            .get_or_try_init(|| crate::aws::load(&self.global))
-            .await
-    }
-}
 
 /// Runs the parsed command line and returns the exit code for a run that did not fail.
 pub async fn run(cli: Cli) -> Result<ExitCode> {

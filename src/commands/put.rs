@@ -26,12 +26,12 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
-use super::Context;
 use crate::cli::PutArgs;
+use crate::context::Context;
 use crate::exit::{ExitCode, usage};
 use crate::kinesis::StreamRef;
 use crate::kpl::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
-use crate::progress::Mode;
+use crate::progress::Feedback;
 use crate::retry::{Backoff, Retry};
 use crate::signals::{self, CancellationToken, Listen};
 
@@ -81,7 +81,7 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
     signals::watch(interrupt.clone(), Listen::InterruptAndTerminate, || {});
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || read_lines(input, tx));
-    let progress = Meter::new(Mode::detect(&ctx.global));
+    let progress = Meter::new(Feedback::detect(&ctx.global));
     let mut put = Putter {
         client,
         stream,
@@ -457,8 +457,8 @@ struct Meter {
 }
 
 impl Meter {
-    fn new(mode: Mode) -> Self {
-        let bar = (mode == Mode::Spinner).then(|| {
+    fn new(feedback: Feedback) -> Self {
+        let bar = (feedback == Feedback::Spinner).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template("{spinner:.cyan} {msg}") {
                 bar.set_style(style);

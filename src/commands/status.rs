@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
-use super::Context;
 use crate::cli::{ListArgs, ReportFormat};
+use crate::context::Context;
 use crate::exit::ExitCode;
 use crate::lambda::{self, AttachmentStatus, Clients};
 use crate::progress::Progress;

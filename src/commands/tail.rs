@@ -12,21 +12,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use chrono::Utc;
 
-use super::Context;
-use crate::cli::{FilterArgs, OutputArgs, TailArgs};
+use crate::cli::{ColorChoice, FilterArgs, OutputArgs, OutputFormat, TailArgs};
+use crate::context::Context;
 use crate::exit::{ExitCode, usage};
 use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{self, Selection, Start, Stop, StreamRef, TailConfig};
-use crate::output::{self, PrintOptions, Printer};
 use crate::picker;
-use crate::progress::{Mode, Progress};
+use crate::printer::{Format, PrintOptions, Printer};
+use crate::progress::{Feedback, Progress};
 use crate::signals::{self, CancellationToken, Listen};
 
 /// stdout buffer; flushed whenever the readers have nothing more waiting.
 const STDOUT_BUFFER: usize = 64 * 1024;
 
 pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
-    let color = output::use_color(ctx.global.color);
+    let color = use_color(ctx.global.color);
     if args.stream.is_none() {
         // The other flags are checked before the picker, so a typo is not found after picking.
         resolve(
@@ -41,8 +41,8 @@ pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
     let (mut config, print) = resolve(&args, color)?;
     // Setup steps (registering an --efo consumer) only on a terminal: a pipe gets data only.
     config.progress = match Progress::detect(&ctx.global) {
-        p if p.mode() == Mode::Spinner => p,
-        _ => Progress::new(Mode::Hidden),
+        p if p.feedback() == Feedback::Spinner => p,
+        _ => Progress::new(Feedback::Hidden),
     };
     let client = kinesis::client(ctx.sdk().await?);
     let cancel = CancellationToken::new();
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, mut args: TailArgs) -> Result<ExitCode> {
     let stdout_closed = Arc::new(AtomicBool::new(false));
     {
         let (cancel, closed) = (cancel.clone(), stdout_closed.clone());
-        crate::output::on_stdout_closed(move || {
+        crate::printer::on_stdout_closed(move || {
             closed.store(true, Ordering::SeqCst);
             cancel.cancel();
         });
@@ -128,9 +128,25 @@ pub fn matcher(filter: &FilterArgs) -> Result<Matcher> {
     .map_err(|e| usage(e.to_string()))
 }
 
+/// Whether to colour stdout.
+pub fn use_color(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+        }
+    }
+}
+
 pub fn print_options(output: &OutputArgs, stream: &StreamRef, color: bool) -> PrintOptions {
     PrintOptions {
-        format: output.format,
+        format: match output.format {
+            OutputFormat::Line => Format::Line,
+            OutputFormat::Raw => Format::Raw,
+            OutputFormat::Json => Format::Json,
+        },
         timestamps: output.timestamps,
         prefix: output.prefix,
         color,

@@ -32,7 +32,7 @@ use super::errors::{self, Failure};
 use super::reader::{BACKOFF, End, ReaderConfig, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
 use super::{Start, StreamRef};
-use crate::output::Record;
+use crate::printer::Record;
 use crate::retry::Retry;
 use crate::signals::CancellationToken;
 

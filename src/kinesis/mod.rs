@@ -13,6 +13,7 @@ pub mod efo;
 mod errors;
 pub mod reader;
 pub mod shards;
+pub mod streams;
 
 use std::fmt;
 use std::io;
@@ -29,8 +30,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::filter::Matcher;
-use crate::output::{Record, Sink};
-use crate::progress::{Mode, Progress};
+use crate::printer::{Record, Sink};
+use crate::progress::{Feedback, Progress};
 use crate::signals::CancellationToken;
 use reader::{End, ReaderConfig};
 use shards::Lineage;
@@ -158,7 +159,7 @@ impl TailConfig {
             deaggregate: true,
             poll_interval: Duration::from_secs(1),
             efo: false,
-            progress: Progress::new(Mode::Hidden),
+            progress: Progress::new(Feedback::Hidden),
         }
     }
 }

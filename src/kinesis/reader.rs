@@ -22,7 +22,7 @@ use super::caught_up::{self, Page};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
 use super::{Start, StreamRef};
-use crate::output::Record;
+use crate::printer::Record;
 use crate::retry::{Backoff, Retry};
 use crate::signals::CancellationToken;
 

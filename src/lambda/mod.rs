@@ -12,9 +12,9 @@
 //! ```no_run
 //! # async fn session(sdk: &aws_config::SdkConfig, plan: ktail::lambda::AttachPlan) -> anyhow::Result<()> {
 //! use ktail::lambda::{self, Clients};
-//! use ktail::progress::{Mode, Progress};
+//! use ktail::progress::{Feedback, Progress};
 //! let clients = Clients::new(sdk);
-//! let progress = Progress::new(Mode::Plain);
+//! let progress = Progress::new(Feedback::Plain);
 //! let attachment = lambda::attach(&clients, &plan, &progress).await?;
 //! // ... tail `attachment.output_stream`; every so often, while the session lives:
 //! lambda::renew_ttl(&clients, &attachment.function_name, std::time::Duration::from_secs(3600)).await?;

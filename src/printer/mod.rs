@@ -1,5 +1,5 @@
-//! The print pipeline's end: the record event every output mode renders, the printers (line, raw,
-//! json), per-shard colours and match highlighting.
+//! The printer: the record event every `-o` format renders, the printers (line, raw, json),
+//! per-shard colours and match highlighting.
 //!
 //! Printers are generic over `io::Write` so they can be tested into a `Vec<u8>`; the single stdout
 //! writer is a [`Printer`] over a `BufWriter<Stdout>` owned by the fan-in thread (see
@@ -17,7 +17,6 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::cli::{ColorChoice, OutputFormat};
 use crate::filter::Matcher;
 
 /// One user record, as every output mode sees it. A KPL-aggregated Kinesis record becomes several
@@ -41,30 +40,31 @@ pub trait Sink: Send + 'static {
     fn flush(&mut self) -> io::Result<()>;
 }
 
+/// How each record is rendered (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The record's data followed by a newline unless it already ends with one.
+    #[default]
+    Line,
+    /// The record's bytes exactly as stored.
+    Raw,
+    /// One JSON object per record.
+    Json,
+}
+
 /// How records are rendered.
 #[derive(Debug, Clone, Default)]
 pub struct PrintOptions {
-    pub format: OutputFormat,
+    pub format: Format,
     /// Line mode: arrival time column.
     pub timestamps: bool,
     /// Line mode: shard id column.
     pub prefix: bool,
-    /// ANSI colours (shard prefix, match highlights).
+    /// ANSI colours (shard prefix, match highlights); decided once from `--color`, `NO_COLOR` and
+    /// whether stdout is a terminal, before the printer exists.
     pub color: bool,
     /// The stream name for `-o json`.
     pub stream: String,
-}
-
-/// Whether to colour stdout.
-pub fn use_color(choice: ColorChoice) -> bool {
-    use std::io::IsTerminal;
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
-        }
-    }
 }
 
 const RESET: &str = "\x1b[0m";
@@ -110,9 +110,9 @@ impl<W: Write> Printer<W> {
 
     pub fn print(&mut self, record: &Record) -> io::Result<()> {
         match self.options.format {
-            OutputFormat::Raw => self.out.write_all(&record.data),
-            OutputFormat::Line => self.line(record),
-            OutputFormat::Json => self.json(record),
+            Format::Raw => self.out.write_all(&record.data),
+            Format::Line => self.line(record),
+            Format::Json => self.json(record),
         }
     }
 
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn raw_is_exact() {
         let options = PrintOptions {
-            format: OutputFormat::Raw,
+            format: Format::Raw,
             prefix: true,
             ..Default::default()
         };
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn json_lines() {
         let options = PrintOptions {
-            format: OutputFormat::Json,
+            format: Format::Json,
             stream: "logs".into(),
             ..Default::default()
         };
