@@ -10,20 +10,32 @@
 //!   the rest of the record when there are more (`[w1=ERROR, w2]` matches the AWS example
 //!   `ERROR 09/25/2014 12:00:02 Failed to process request`, which has six fields).
 //! - A pattern with `...` binds every field: its other positions take exactly one field each.
+//!   With several `...`, the leftmost placement that satisfies the conditions wins.
 //! - A condition on a field holds only for a value it can compare: numbers with numbers.
 
-use super::ast::{Expr, FieldCmp, Op, Slot};
+use std::ops::Range;
+
+use super::ast::{Expr, FieldCmp, FieldSlot, Op, Slot};
 use super::eval::Value;
 
 /// The most positions one space-delimited pattern may hold (a ktail limit).
 pub(crate) const MAX_SLOTS: usize = 64;
 
+/// How many ways of splitting a record among several `...` the search tries before it gives up
+/// on the record, when conditions compare different fields (a ktail limit; patterns whose
+/// conditions each look at their own field never search).
+const SEARCH_BUDGET: usize = 100_000;
+
 #[derive(Debug, Clone)]
 pub(crate) struct DelimitedMatcher {
-    /// `true` for `...`
+    /// `true` for `...` (consecutive ones merged).
     ellipsis: Vec<bool>,
     /// Each position's condition, its leaves pointing at positions.
-    conds: Vec<Expr<Cmp>>,
+    conds: Vec<Option<Expr<Cmp>>>,
+    /// Whether a position's condition looks only at its own field (or it has none).
+    self_only: Vec<bool>,
+    /// The runs of positions between `...`s.
+    groups: Vec<Range<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,8 +63,17 @@ enum Bound {
 
 impl DelimitedMatcher {
     pub fn compile(slots: &[Slot]) -> Result<Self, (usize, String)> {
+        // `..., ...` is `...`.
+        let slots: Vec<&Slot> = slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                !(matches!(s, Slot::Ellipsis) && *i > 0 && matches!(slots[i - 1], Slot::Ellipsis))
+            })
+            .map(|(_, s)| s)
+            .collect();
         let mut names: Vec<Option<&str>> = Vec::with_capacity(slots.len());
-        for slot in slots {
+        for slot in &slots {
             let name = match slot {
                 Slot::Field(f) => {
                     if names.contains(&Some(f.name.as_str())) {
@@ -70,15 +91,37 @@ impl DelimitedMatcher {
                 format!("at most {MAX_SLOTS} fields in [ ] (a ktail limit)"),
             ));
         }
-        let mut conds = Vec::new();
-        for slot in slots {
-            let Slot::Field(field) = slot else { continue };
-            let Some(cond) = &field.cond else { continue };
-            conds.push(compile_cond(cond, &names)?);
+        let mut conds = Vec::with_capacity(slots.len());
+        let mut self_only = Vec::with_capacity(slots.len());
+        for (i, slot) in slots.iter().enumerate() {
+            let cond = match slot {
+                Slot::Field(FieldSlot {
+                    cond: Some(cond), ..
+                }) => Some(compile_cond(cond, &names)?),
+                _ => None,
+            };
+            self_only.push(
+                cond.as_ref()
+                    .is_none_or(|c| c.leaves().iter().all(|cmp| cmp.slot == i)),
+            );
+            conds.push(cond);
+        }
+        let ellipsis: Vec<bool> = slots.iter().map(|s| matches!(s, Slot::Ellipsis)).collect();
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for (i, is_ellipsis) in ellipsis.iter().chain([&true]).enumerate() {
+            if *is_ellipsis {
+                if start < i {
+                    groups.push(start..i);
+                }
+                start = i + 1;
+            }
         }
         Ok(DelimitedMatcher {
-            ellipsis: slots.iter().map(|s| matches!(s, Slot::Ellipsis)).collect(),
+            ellipsis,
             conds,
+            self_only,
+            groups,
         })
     }
 
@@ -99,29 +142,102 @@ impl DelimitedMatcher {
             if n > slots {
                 bound[slots - 1] = Bound::Rest(slots - 1);
             }
-            return self.conditions_hold(record, &fields, &bound);
+            return self.conditions_hold(record, &fields, &bound, false);
         }
-        self.assign(record, &fields, &mut bound, 0, 0)
+        if self.place(record, &fields, &mut bound)
+            && self.conditions_hold(record, &fields, &bound, true)
+        {
+            return true;
+        }
+        // Conditions across fields failed on the leftmost placement: search the others.
+        !self.self_only.iter().all(|s| *s) && {
+            let mut budget = SEARCH_BUDGET;
+            self.search(record, &fields, &mut bound, 0, 0, &mut budget)
+        }
     }
 
-    /// Binds positions `slot..` to fields `field..`, trying each split of the fields among the
-    /// `...` positions until the conditions hold.
-    fn assign(
+    /// Places each run of positions between `...`s at the leftmost fields where the conditions
+    /// on its own fields hold (after the previous run; the first run at the start and the last at
+    /// the end of the record unless `...` frees them). Leftmost is never worse for later runs,
+    /// so this finds a placement whenever there is one, as glob matching does with `*`.
+    fn place(&self, record: &[u8], fields: &Fields, bound: &mut [Bound; MAX_SLOTS]) -> bool {
+        let n = fields.len();
+        let (mut groups, mut pos, mut end) = (&self.groups[..], 0, n);
+        if !self.ellipsis[0]
+            && let Some((first, rest)) = groups.split_first()
+        {
+            if first.len() > n || !self.group_at(first, 0, record, fields, bound) {
+                return false;
+            }
+            (groups, pos) = (rest, first.len());
+        }
+        if self.ellipsis.last() == Some(&false)
+            && let Some((last, rest)) = groups.split_last()
+        {
+            let Some(start) = n.checked_sub(last.len()).filter(|s| *s >= pos) else {
+                return false;
+            };
+            if !self.group_at(last, start, record, fields, bound) {
+                return false;
+            }
+            (groups, end) = (rest, start);
+        }
+        for group in groups {
+            let mut start = pos;
+            loop {
+                if start + group.len() > end {
+                    return false;
+                }
+                if self.group_at(group, start, record, fields, bound) {
+                    break;
+                }
+                start += 1;
+            }
+            pos = start + group.len();
+        }
+        true
+    }
+
+    /// Binds `group` to the fields from `start`; whether their own conditions hold.
+    fn group_at(
+        &self,
+        group: &Range<usize>,
+        start: usize,
+        record: &[u8],
+        fields: &Fields,
+        bound: &mut [Bound; MAX_SLOTS],
+    ) -> bool {
+        group.clone().enumerate().all(|(j, slot)| {
+            bound[slot] = Bound::Field(start + j);
+            !self.self_only[slot]
+                || self.conds[slot]
+                    .as_ref()
+                    .is_none_or(|c| self.cond_holds(c, record, fields, bound))
+        })
+    }
+
+    /// Tries every split of the fields among the `...` positions (within `budget` steps).
+    fn search(
         &self,
         record: &[u8],
         fields: &Fields,
         bound: &mut [Bound; MAX_SLOTS],
         slot: usize,
         field: usize,
+        budget: &mut usize,
     ) -> bool {
+        let Some(left) = budget.checked_sub(1) else {
+            return false;
+        };
+        *budget = left;
         let n = fields.len();
         if slot == self.ellipsis.len() {
-            return field == n && self.conditions_hold(record, fields, bound);
+            return field == n && self.conditions_hold(record, fields, bound, false);
         }
         if !self.ellipsis[slot] {
             return field < n && {
                 bound[slot] = Bound::Field(field);
-                self.assign(record, fields, bound, slot + 1, field + 1)
+                self.search(record, fields, bound, slot + 1, field + 1, budget)
             };
         }
         let after = &self.ellipsis[slot + 1..];
@@ -129,25 +245,43 @@ impl DelimitedMatcher {
         let Some(spare) = n.checked_sub(field + needed) else {
             return false;
         };
-        if !after.contains(&true) {
-            // The last `...`: it takes exactly what the positions after it leave.
-            return self.assign(record, fields, bound, slot + 1, field + spare);
-        }
-        (0..=spare).any(|take| self.assign(record, fields, bound, slot + 1, field + take))
+        (0..=spare).any(|take| self.search(record, fields, bound, slot + 1, field + take, budget))
     }
 
-    fn conditions_hold(&self, record: &[u8], fields: &Fields, bound: &[Bound; MAX_SLOTS]) -> bool {
-        self.conds.iter().all(|cond| {
-            cond.eval(&mut |cmp| {
-                let text = match bound[cmp.slot] {
-                    Bound::Field(i) => {
-                        let f = fields.get(i);
-                        &record[f.start..f.end]
-                    }
-                    Bound::Rest(i) => &record[fields.get(i).raw_start..],
-                };
-                cmp.value.holds_for_text(cmp.op, text)
+    /// Whether every condition holds (only those across fields when `cross_only`).
+    fn conditions_hold(
+        &self,
+        record: &[u8],
+        fields: &Fields,
+        bound: &[Bound; MAX_SLOTS],
+        cross_only: bool,
+    ) -> bool {
+        self.conds
+            .iter()
+            .zip(&self.self_only)
+            .filter(|(_, self_only)| !cross_only || !**self_only)
+            .all(|(cond, _)| {
+                cond.as_ref()
+                    .is_none_or(|c| self.cond_holds(c, record, fields, bound))
             })
+    }
+
+    fn cond_holds(
+        &self,
+        cond: &Expr<Cmp>,
+        record: &[u8],
+        fields: &Fields,
+        bound: &[Bound; MAX_SLOTS],
+    ) -> bool {
+        cond.eval(&mut |cmp| {
+            let text = match bound[cmp.slot] {
+                Bound::Field(i) => {
+                    let f = fields.get(i);
+                    &record[f.start..f.end]
+                }
+                Bound::Rest(i) => &record[fields.get(i).raw_start..],
+            };
+            cmp.value.holds_for_text(cmp.op, text)
         })
     }
 }

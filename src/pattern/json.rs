@@ -4,8 +4,9 @@
 //! wildcard's subtree is merged into its siblings, so a key leads to exactly one node). The walk
 //! descends only where the tree has a node and skips everything else with `IgnoredAny`; at a node
 //! where a selector ends it takes the value's raw text (`&RawValue`, a slice of the record) and
-//! decides that selector's conditions on it. Nothing is allocated per record unless a compared
-//! string holds escapes, or a selector ends on a value that other selectors also descend into.
+//! decides that selector's conditions on it (where other selectors go deeper, that value is then
+//! parsed once more from its raw text). Nothing is allocated per record unless a compared string
+//! holds escapes (it is unescaped into a `String`).
 //!
 //! A record that is not one complete JSON object matches no JSON pattern (not even `NOT EXISTS`).
 

@@ -502,6 +502,28 @@ fn space_delimited_fields() {
 }
 
 #[test]
+fn several_ellipses() {
+    let p = pattern("[..., a = x, ..., b = y, ...]");
+    assert!(p.matches(b"q x q y q"));
+    assert!(p.matches(b"x y"));
+    assert!(!p.matches(b"q y q x"));
+    let p = pattern("[..., ..., a = x, ..., b = y]");
+    assert!(p.matches(b"x q y"));
+    assert!(!p.matches(b"x y q"));
+    assert!(pattern("[a = x, ..., b = y, ..., c = z]").matches(b"x y z"));
+    assert!(!pattern("[a = x, ..., b = y, ..., c = z]").matches(b"x z y"));
+    // Conditions across fields: the leftmost placement fails, a later one holds.
+    let p = pattern("[..., a, b = 1 && a = 2, ...]");
+    assert!(p.matches(b"2 1 3"));
+    assert!(p.matches(b"3 3 2 1"));
+    assert!(!p.matches(b"1 2 3"));
+    // Many fields, many `...`: placement is linear, not a search.
+    let many = "x ".repeat(5000);
+    assert!(!pattern("[..., a = x, ..., b = x, ..., c = x, ..., d = q]").matches(many.as_bytes()));
+    assert!(pattern("[..., a = x, ..., b = x, ..., c = x, ...]").matches(many.as_bytes()));
+}
+
+#[test]
 fn display_is_canonical() {
     let cases = [
         ("  ERROR   ?x  -\"a b\" ", "ERROR ?x -\"a b\""),
