@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::ast::{Cond, Expr, Segment, Test};
+use memchr::memmem::Finder;
+
+use super::ast::{Cond, Expr, Op, Segment, Test};
 use super::eval::Value;
 
 /// The most conditions one JSON pattern may hold: the walk keeps one bit per condition.
@@ -28,11 +30,15 @@ pub(crate) struct JsonMatcher {
     expr: Expr<usize>,
     tests: Vec<Check>,
     nodes: Vec<Node>,
+    /// Text one of which every matching record holds, as written or behind a JSON escape: the
+    /// literal part of a `=` text comparison the expression cannot do without. A record with
+    /// none of them and no backslash is rejected before it is parsed.
+    prefilter: Option<Vec<Finder<'static>>>,
 }
 
 #[derive(Debug, Clone)]
 enum Check {
-    Compare(super::ast::Op, Value),
+    Compare(Op, Value),
     IsNull,
     IsTrue,
     IsFalse,
@@ -101,10 +107,18 @@ impl JsonMatcher {
             });
         }
         let paths: Vec<&[Segment]> = conds.iter().map(|c| &c.selector.segments[..]).collect();
+        let expr = number_leaves(expr, &mut 0);
+        let prefilter = required_text(&expr, &tests).map(|texts| {
+            texts
+                .into_iter()
+                .map(|t| Finder::new(t).into_owned())
+                .collect()
+        });
         let mut matcher = JsonMatcher {
-            expr: number_leaves(expr, &mut 0),
+            expr,
             tests,
             nodes: Vec::new(),
+            prefilter,
         };
         matcher.build(&paths, (0..paths.len()).map(|c| (c, 0)).collect());
         Ok(matcher)
@@ -171,6 +185,12 @@ impl JsonMatcher {
     }
 
     pub fn matches(&self, record: &[u8]) -> bool {
+        if let Some(texts) = &self.prefilter
+            && !texts.iter().any(|t| t.find(record).is_some())
+            && memchr::memchr(b'\\', record).is_none()
+        {
+            return false;
+        }
         // serde_json skips the strings it ignores without checking their UTF-8.
         let Ok(record) = std::str::from_utf8(record) else {
             return false;
@@ -227,6 +247,31 @@ impl JsonMatcher {
                     .is_ok_and(|n| value.holds_for_number(*op, raw.as_bytes(), n)),
                 _ => false,
             },
+        }
+    }
+}
+
+/// Texts one of which a record must hold for `expr` to match it (before JSON unescaping), if
+/// there are any: from `= text` comparisons (a string or a number's digits as written).
+fn required_text<'t>(expr: &Expr<usize>, tests: &'t [Check]) -> Option<Vec<&'t [u8]>> {
+    match expr {
+        Expr::Leaf(i) => match &tests[*i] {
+            Check::Compare(Op::Eq, Value::Text(glob)) if !glob.middle.is_empty() => {
+                Some(vec![glob.middle.as_bytes()])
+            }
+            _ => None,
+        },
+        // Any one of the conditions will do; the one whose shortest text is longest.
+        Expr::And(items) => items
+            .iter()
+            .filter_map(|e| required_text(e, tests))
+            .max_by_key(|texts| texts.iter().map(|t| t.len()).min()),
+        Expr::Or(items) => {
+            let mut texts = Vec::new();
+            for item in items {
+                texts.extend(required_text(item, tests)?);
+            }
+            Some(texts)
         }
     }
 }

@@ -463,6 +463,18 @@ fn json_values_compare_by_type() {
 }
 
 #[test]
+fn the_json_prefilter_keeps_escaped_and_alternative_matches() {
+    assert!(pattern("{ $.level = error }").matches(br#"{"level": "\u0065rror"}"#));
+    assert!(pattern("{ $.level = error }").matches(br#"{"level": "error"}"#));
+    assert!(!pattern("{ $.level = error }").matches(br#"{"level": "info"}"#));
+    assert!(pattern("{ $.a = x || $.b = 5 }").matches(br#"{"b": 5}"#));
+    assert!(pattern("{ $.a = xyz || $.b = 5* }").matches(br#"{"b": 51}"#));
+    assert!(pattern("{ $.a = xyz && $.b > 5 }").matches(br#"{"b": 6, "a": "xyz"}"#));
+    assert!(!pattern("{ $.a = xyz && $.b > 5 }").matches(br#"{"b": 6, "a": "xy"}"#));
+    assert!(pattern("{ $.a != xyz }").matches(br#"{"a": "abc"}"#));
+}
+
+#[test]
 fn json_selectors_share_one_walk() {
     let record = br#"{"a": {"b": [10, {"c": "x"}, 30], "d": "y"}, "e": [[1, 2], [3, 4]]}"#;
     let p = pattern(
