@@ -1,11 +1,12 @@
 //! ktail: `tail -f | grep` for Amazon Kinesis Data Streams.
 //!
 //! The library is split so that the grep Lambda (`lambda-artifact/`) can build the codec and the
-//! matcher alone: `kpl` and `filter` have no CLI or AWS dependencies; everything else sits behind
-//! the default `cli` feature.
+//! matchers alone: `kpl`, `filter` and `pattern` have no CLI or AWS dependencies; everything else
+//! sits behind the default `cli` feature.
 
 pub mod filter;
 pub mod kpl;
+pub mod pattern;
 pub mod retry;
 
 #[cfg(feature = "cli")]
