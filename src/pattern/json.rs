@@ -31,8 +31,8 @@ pub(crate) struct JsonMatcher {
     tests: Vec<Check>,
     nodes: Vec<Node>,
     /// Text one of which every matching record holds, as written or behind a JSON escape: the
-    /// literal part of a `=` text comparison the expression cannot do without. A record with
-    /// none of them and no backslash is rejected before it is parsed.
+    /// literal part of a `=` text comparison, or a property name, that the expression cannot do
+    /// without. A record with none of them and no backslash is rejected before it is parsed.
     prefilter: Option<Vec<Finder<'static>>>,
 }
 
@@ -108,7 +108,17 @@ impl JsonMatcher {
         }
         let paths: Vec<&[Segment]> = conds.iter().map(|c| &c.selector.segments[..]).collect();
         let expr = number_leaves(expr, &mut 0);
-        let prefilter = required_text(&expr, &tests).map(|texts| {
+        // A condition other than NOT EXISTS needs its selector's property names in the record.
+        let keys: Vec<Option<&str>> = conds
+            .iter()
+            .map(|c| {
+                c.selector.segments.iter().rev().find_map(|s| match s {
+                    Segment::Name(name) if !name.is_empty() => Some(name.as_str()),
+                    _ => None,
+                })
+            })
+            .collect();
+        let prefilter = required_text(&expr, &tests, &keys).map(|texts| {
             texts
                 .into_iter()
                 .map(|t| Finder::new(t).into_owned())
@@ -252,24 +262,30 @@ impl JsonMatcher {
 }
 
 /// Texts one of which a record must hold for `expr` to match it (before JSON unescaping), if
-/// there are any: from `= text` comparisons (a string or a number's digits as written).
-fn required_text<'t>(expr: &Expr<usize>, tests: &'t [Check]) -> Option<Vec<&'t [u8]>> {
+/// there are any: from `= text` comparisons (a string or a number's digits as written), else
+/// the last property name of a selector that must be there.
+fn required_text<'t>(
+    expr: &Expr<usize>,
+    tests: &'t [Check],
+    keys: &[Option<&'t str>],
+) -> Option<Vec<&'t [u8]>> {
     match expr {
         Expr::Leaf(i) => match &tests[*i] {
             Check::Compare(Op::Eq, Value::Text(glob)) if !glob.middle.is_empty() => {
                 Some(vec![glob.middle.as_bytes()])
             }
-            _ => None,
+            Check::NotExists => None,
+            _ => keys[*i].map(|key| vec![key.as_bytes()]),
         },
         // Any one of the conditions will do; the one whose shortest text is longest.
         Expr::And(items) => items
             .iter()
-            .filter_map(|e| required_text(e, tests))
+            .filter_map(|e| required_text(e, tests, keys))
             .max_by_key(|texts| texts.iter().map(|t| t.len()).min()),
         Expr::Or(items) => {
             let mut texts = Vec::new();
             for item in items {
-                texts.extend(required_text(item, tests)?);
+                texts.extend(required_text(item, tests, keys)?);
             }
             Some(texts)
         }

@@ -472,6 +472,11 @@ fn the_json_prefilter_keeps_escaped_and_alternative_matches() {
     assert!(pattern("{ $.a = xyz && $.b > 5 }").matches(br#"{"b": 6, "a": "xyz"}"#));
     assert!(!pattern("{ $.a = xyz && $.b > 5 }").matches(br#"{"b": 6, "a": "xy"}"#));
     assert!(pattern("{ $.a != xyz }").matches(br#"{"a": "abc"}"#));
+    assert!(pattern("{ $.long_name > 1 }").matches(br#"{"long\u005fname": 2}"#));
+    assert!(!pattern("{ $.long_name > 1 }").matches(br#"{"other": 2}"#));
+    assert!(pattern("{ $.long_name NOT EXISTS }").matches(br#"{"other": 2}"#));
+    assert!(pattern("{ $.long_name NOT EXISTS || $.x = 1 }").matches(br#"{"other": 2}"#));
+    assert!(pattern("{ $.['a.b'] = 1 && $.c[0] EXISTS }").matches(br#"{"a.b": 1, "c": [0]}"#));
 }
 
 #[test]
