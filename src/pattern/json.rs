@@ -269,25 +269,50 @@ fn required_text<'t>(
     tests: &'t [Check],
     keys: &[Option<&'t str>],
 ) -> Option<Vec<&'t [u8]>> {
+    required(expr, tests, keys).map(|r| r.texts)
+}
+
+struct Required<'t> {
+    texts: Vec<&'t [u8]>,
+    /// All values, no property names: values are rarer, as most records hold the same keys.
+    values: bool,
+}
+
+fn required<'t>(
+    expr: &Expr<usize>,
+    tests: &'t [Check],
+    keys: &[Option<&'t str>],
+) -> Option<Required<'t>> {
     match expr {
         Expr::Leaf(i) => match &tests[*i] {
             Check::Compare(Op::Eq, Value::Text(glob)) if !glob.middle.is_empty() => {
-                Some(vec![glob.middle.as_bytes()])
+                Some(Required {
+                    texts: vec![glob.middle.as_bytes()],
+                    values: true,
+                })
             }
             Check::NotExists => None,
-            _ => keys[*i].map(|key| vec![key.as_bytes()]),
+            _ => keys[*i].map(|key| Required {
+                texts: vec![key.as_bytes()],
+                values: false,
+            }),
         },
-        // Any one of the conditions will do; the one whose shortest text is longest.
+        // Any one of the conditions will do: values first, then the longest shortest text.
         Expr::And(items) => items
             .iter()
-            .filter_map(|e| required_text(e, tests, keys))
-            .max_by_key(|texts| texts.iter().map(|t| t.len()).min()),
+            .filter_map(|e| required(e, tests, keys))
+            .max_by_key(|r| (r.values, r.texts.iter().map(|t| t.len()).min())),
         Expr::Or(items) => {
-            let mut texts = Vec::new();
+            let mut all = Required {
+                texts: Vec::new(),
+                values: true,
+            };
             for item in items {
-                texts.extend(required_text(item, tests, keys)?);
+                let r = required(item, tests, keys)?;
+                all.texts.extend(r.texts);
+                all.values &= r.values;
             }
-            Some(texts)
+            Some(all)
         }
     }
 }
