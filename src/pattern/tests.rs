@@ -784,3 +784,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_pattern_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<FilterPattern>();
+    shareable::<super::PatternError>();
+}
