@@ -283,7 +283,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__grep)
-            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --start --since --oldest --end --until --max-records --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --start --since --oldest --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,22 +294,6 @@ _ktail() {
                     return 0
                     ;;
                 --start)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --until)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --end)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --max-records)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -338,6 +322,22 @@ _ktail() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-records)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

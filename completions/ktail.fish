@@ -75,8 +75,6 @@ complete -c ktail -n "__fish_ktail_using_subcommand tail" -l debug -d 'Log AWS S
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s V -l version -d 'Print version'
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
-complete -c ktail -n "__fish_ktail_using_subcommand grep" -l until -l end -d 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)' -r
-complete -c ktail -n "__fish_ktail_using_subcommand grep" -s n -l max-records -d 'Exit after this many records have been printed' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l role -d 'Use this IAM role for the function instead of one ktail creates' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l arch -d 'CPU architecture of the function' -r -f -a "arm64\t'Graviton: about 20% cheaper per GB-second'
 x86_64\t''"
@@ -85,6 +83,8 @@ complete -c ktail -n "__fish_ktail_using_subcommand grep" -l parallel -d 'Concur
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l output-stream -d 'Name of the filtered output stream (default: derived from the stream and pattern)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l output-shards -d 'Shards of a newly created output stream' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l ttl -d 'Dead-client guard: the function stops forwarding and disables its own mapping this long after the last renewal. `grep` defaults to 1h and renews it while the session lives; `attach` sets no expiry unless given one' -r
+complete -c ktail -n "__fish_ktail_using_subcommand grep" -l until -l end -d 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand grep" -s n -l max-records -d 'Exit after this many records have been printed' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -s o -l output -d 'Output format' -r -f -a "line\t'Each record\'s data followed by a newline unless it already ends with one'
 raw\t'Each record\'s bytes exactly as stored'
 json\t'One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data'"

@@ -1,14 +1,15 @@
 //! The command line: every flag ktail accepts lives here, and nowhere else.
 //!
-//! This module only parses and validates (no I/O, no AWS). Commands turn these structs into their
-//! own configuration before doing any work, so no clap type travels further than `commands/`.
+//! This module only parses and checks each value on its own (no I/O, no AWS) and imports nothing
+//! of ktail's. `config` turns these structs into clap-free configurations; no clap type travels
+//! further. The stream-name candidates of TAB completion are attached where completion runs
+//! (`commands::completions`), so this module needs nothing above it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::engine::ArgValueCandidates;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -189,7 +190,6 @@ pub struct FilterArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TailArgs {
     /// Stream name or ARN (omit on a terminal to pick one).
-    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: Option<String>,
 
     #[command(flatten)]
@@ -308,10 +308,10 @@ impl Default for DeployArgs {
     }
 }
 
+/// What `attach` and `grep` share: the source, what to match, where to start, how to deploy.
 #[derive(Debug, Args, Clone, Default)]
-pub struct GrepArgs {
+pub struct AttachmentArgs {
     /// Source stream name or ARN (omit on a terminal to pick one).
-    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: Option<String>,
 
     /// Regex the records must match (prompted for on a terminal when omitted).
@@ -324,10 +324,16 @@ pub struct GrepArgs {
     pub start: StartArgs,
 
     #[command(flatten)]
-    pub stop: StopArgs,
+    pub deploy: DeployArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GrepArgs {
+    #[command(flatten)]
+    pub attachment: AttachmentArgs,
 
     #[command(flatten)]
-    pub deploy: DeployArgs,
+    pub stop: StopArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -356,21 +362,8 @@ pub enum ReportFormat {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct AttachArgs {
-    /// Source stream name or ARN (omit on a terminal to pick one).
-    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
-    pub stream: Option<String>,
-
-    /// Regex the records must match (prompted for on a terminal when omitted).
-    pub pattern: Option<String>,
-
     #[command(flatten)]
-    pub pattern_args: PatternArgs,
-
-    #[command(flatten)]
-    pub start: StartArgs,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
+    pub attachment: AttachmentArgs,
 
     /// Report format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text, value_name = "FORMAT")]
@@ -380,7 +373,6 @@ pub struct AttachArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct DetachArgs {
     /// Source stream name or ARN.
-    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: String,
 
     /// The pattern given to `attach` (omit with --all).
@@ -409,7 +401,6 @@ pub struct ListArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PutArgs {
     /// Stream name or ARN.
-    #[arg(add = ArgValueCandidates::new(crate::commands::completions::stream_names))]
     pub stream: String,
 
     /// Read lines from this file instead of stdin.

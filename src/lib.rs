@@ -16,6 +16,8 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod commands;
 #[cfg(feature = "cli")]
+pub mod config;
+#[cfg(feature = "cli")]
 pub mod context;
 #[cfg(feature = "cli")]
 pub mod exit;

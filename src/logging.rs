@@ -2,10 +2,9 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::GlobalArgs;
-
-pub fn init(global: &GlobalArgs) {
-    if !global.debug {
+/// Starts logging when `debug` is set; `ansi` when stderr is a terminal.
+pub fn init(debug: bool, ansi: bool) {
+    if !debug {
         return;
     }
     let filter = EnvFilter::new(
@@ -14,6 +13,6 @@ pub fn init(global: &GlobalArgs) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .try_init();
 }

@@ -7,7 +7,7 @@
 //! prompt is an interruption (exit 130) before anything was created.
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -16,21 +16,17 @@ use dialoguer::theme::ColorfulTheme;
 use dialoguer::{FuzzySelect, Input};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::context::Context;
+use crate::context::{Context, Terminal};
 use crate::exit::{Interrupted, usage};
-use crate::filter::{MatchOptions, Matcher};
+use crate::filter::MatchOptions;
 use crate::kinesis::streams::{self, CapacityMode, StreamInfo};
+use crate::lambda::GrepPattern;
 
 /// The stream to use: `given` as is, else one the user picks from every stream in the region.
 pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<String> {
+    require_stream(&ctx.terminal, given.as_deref())?;
     if let Some(stream) = given {
         return Ok(stream);
-    }
-    if !interactive() {
-        return Err(usage(
-            "missing STREAM: name the stream to read (`ktail ls` lists them); \
-             on a terminal ktail offers a picker instead",
-        ));
     }
     let sdk = ctx.sdk().await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
@@ -75,38 +71,62 @@ pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<Stri
 }
 
 /// The pattern to use: `given` as is, else one typed at a prompt that refuses an invalid regex
-/// (with the compiler's reason) until it compiles under `options`.
-pub fn resolve_pattern(given: Option<String>, options: MatchOptions) -> Result<String> {
+/// (with the compiler's reason) until it compiles under `options`. Either way it is compiled once.
+pub fn resolve_pattern(
+    terminal: &Terminal,
+    given: Option<GrepPattern>,
+    options: MatchOptions,
+) -> Result<GrepPattern> {
+    require_pattern(terminal, given.is_some())?;
     if let Some(pattern) = given {
         return Ok(pattern);
     }
-    if !interactive() {
+    let term = Term::stderr();
+    let mut compiled = None;
+    let answer = Input::<String>::with_theme(&ColorfulTheme::default())
+        .with_prompt("pattern (regex)")
+        .validate_with(|input: &String| {
+            validate_pattern(input, options).map(|pattern| compiled = Some(pattern))
+        })
+        .interact_text_on(&term);
+    restore_cursor(&term);
+    let answer = answer.map_err(cancelled_or)?;
+    match compiled {
+        Some(pattern) if pattern.text() == answer => Ok(pattern),
+        _ => Err(anyhow::anyhow!(
+            "the pattern prompt returned an unchecked pattern; pass PATTERN instead"
+        )),
+    }
+}
+
+/// A STREAM left out can only be picked on a terminal; anywhere else it is a usage error, found
+/// by the config step before anything else happens.
+pub fn require_stream(terminal: &Terminal, given: Option<&str>) -> Result<()> {
+    if given.is_none() && !terminal.interactive() {
+        return Err(usage(
+            "missing STREAM: name the stream to read (`ktail ls` lists them); \
+             on a terminal ktail offers a picker instead",
+        ));
+    }
+    Ok(())
+}
+
+/// A PATTERN left out can only be prompted for on a terminal.
+pub fn require_pattern(terminal: &Terminal, given: bool) -> Result<()> {
+    if !given && !terminal.interactive() {
         return Err(usage(
             "missing PATTERN: give the regex the records must match",
         ));
     }
-    let term = Term::stderr();
-    let answer = Input::<String>::with_theme(&ColorfulTheme::default())
-        .with_prompt("pattern (regex)")
-        .validate_with(|input: &String| validate_pattern(input, options))
-        .interact_text_on(&term);
-    restore_cursor(&term);
-    answer.map_err(cancelled_or)
+    Ok(())
 }
 
-/// Why a typed pattern cannot be used, or nothing when it can.
-fn validate_pattern(input: &str, options: MatchOptions) -> Result<(), String> {
+/// The compiled pattern, or why a typed pattern cannot be used.
+fn validate_pattern(input: &str, options: MatchOptions) -> Result<GrepPattern, String> {
     if input.is_empty() {
         return Err("an empty pattern matches every record; type a regex".into());
     }
-    Matcher::new(&[input], options)
-        .map(|_| ())
-        .map_err(|e| e.reason)
-}
-
-/// Whether a prompt can be answered: someone types on stdin and sees stderr.
-fn interactive() -> bool {
-    io::stdin().is_terminal() && io::stderr().is_terminal()
+    GrepPattern::new(input, options).map_err(|e| e.reason)
 }
 
 /// A prompt error: Ctrl-C (read as an interrupted key in raw mode) becomes [`Interrupted`].
@@ -185,9 +205,8 @@ mod tests {
 
     #[test]
     fn given_arguments_are_used_as_they_are() {
-        assert_eq!(
-            resolve_pattern(Some("(raw".into()), MatchOptions::default()).unwrap(),
-            "(raw"
-        );
+        let given = GrepPattern::new("(raw)", MatchOptions::default()).unwrap();
+        let used = resolve_pattern(&Terminal::default(), Some(given), MatchOptions::default());
+        assert_eq!(used.unwrap().text(), "(raw)");
     }
 }

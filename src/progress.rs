@@ -14,12 +14,10 @@
 //! A step dropped without `done` or `fail` (an early `?` return) reports itself as failed, so a
 //! spinner never keeps spinning over the error line that `main` prints.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use crate::cli::GlobalArgs;
 
 /// How steps are shown (named so it is never mistaken for a stream's capacity mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +31,8 @@ pub enum Feedback {
 }
 
 impl Feedback {
-    /// How the global flags and stderr call for steps to be shown.
-    pub fn detect(global: &GlobalArgs) -> Feedback {
-        Feedback::choose(
-            global.quiet,
-            std::io::stderr().is_terminal(),
-            std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
-        )
-    }
-
-    fn choose(quiet: bool, terminal: bool, dumb_terminal: bool) -> Feedback {
+    /// How steps are shown given `--quiet`, whether stderr is a terminal and `TERM=dumb`.
+    pub fn choose(quiet: bool, terminal: bool, dumb_terminal: bool) -> Feedback {
         if quiet {
             Feedback::Hidden
         } else if terminal && !dumb_terminal {
@@ -62,11 +52,6 @@ pub struct Progress {
 impl Progress {
     pub fn new(feedback: Feedback) -> Self {
         Progress { feedback }
-    }
-
-    /// Progress as the global flags and stderr call for.
-    pub fn detect(global: &GlobalArgs) -> Self {
-        Progress::new(Feedback::detect(global))
     }
 
     pub fn feedback(&self) -> Feedback {

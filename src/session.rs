@@ -48,11 +48,6 @@ pub struct Session {
 }
 
 impl Session {
-    fn matcher(&self) -> Result<Matcher> {
-        Matcher::new(&[&self.plan.pattern], self.plan.options)
-            .map_err(|e| crate::exit::usage(e.to_string()))
-    }
-
     fn ttl(&self) -> Duration {
         self.plan.ttl.unwrap_or(DEFAULT_TTL)
     }
@@ -63,12 +58,13 @@ impl Session {
         let mut cmd = format!(
             "ktail detach {} {}",
             shell_quote(names::stream_name(&self.plan.source)),
-            shell_quote(&self.plan.pattern)
+            shell_quote(self.plan.pattern.text())
         );
-        if self.plan.options.invert {
+        let options = self.plan.pattern.options();
+        if options.invert {
             cmd.push_str(" -v");
         }
-        if self.plan.options.ignore_case {
+        if options.ignore_case {
             cmd.push_str(" -i");
         }
         if purge {
@@ -85,11 +81,11 @@ pub async fn run(
     session: Session,
     progress: Progress,
 ) -> Result<ExitCode> {
-    let matcher = session.matcher()?;
+    let matcher = session.plan.pattern.matcher().clone();
     if matcher.matches_everything() {
         progress.note(format!(
             "warning: {:?} matches every record: everything in the stream will be {}",
-            session.plan.pattern,
+            session.plan.pattern.text(),
             if session.local { "printed" } else { "copied" }
         ));
     }
@@ -118,11 +114,7 @@ async fn local(
 ) -> Result<ExitCode> {
     let stream = StreamRef::parse(&session.plan.source);
     let config = TailConfig {
-        start: match session.plan.start {
-            lambda::StartPosition::Latest => Start::Latest,
-            lambda::StartPosition::TrimHorizon => Start::TrimHorizon,
-            lambda::StartPosition::AtTimestamp(at) => Start::AtTimestamp(at),
-        },
+        start: session.plan.start,
         until: session.until,
         max_records: session.max_records,
         matcher: matcher.clone(),
@@ -155,8 +147,8 @@ impl Planned {
     fn of(plan: &AttachPlan) -> Planned {
         let base = names::Identity {
             source: names::stream_name(&plan.source).to_owned(),
-            pattern: plan.pattern.clone(),
-            options: plan.options,
+            pattern: plan.pattern.text().to_owned(),
+            options: plan.pattern.options(),
         }
         .base_name();
         Planned {

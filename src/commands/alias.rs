@@ -4,7 +4,6 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::context::Context;
 use crate::exit::ExitCode;
 
 /// Comment lines first so the output can be appended to the alias file as it is.
@@ -14,7 +13,7 @@ pub const ALIAS: &str = "\
 ktail = !ktail
 ";
 
-pub async fn run(_ctx: &Context) -> Result<ExitCode> {
+pub fn run() -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     out.write_all(ALIAS.as_bytes())?;
     out.flush()?;

@@ -15,10 +15,11 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use clap::CommandFactory;
-use clap_complete::CompletionCandidate;
+use clap_complete::engine::ArgValueCandidates;
+use clap_complete::{CompletionCandidate, Shell};
 
-use crate::cli::{Cli, CompletionsArgs, GlobalArgs};
-use crate::context::Context;
+use crate::aws::AwsOptions;
+use crate::cli::Cli;
 use crate::exit::ExitCode;
 
 /// The environment variable that switches the binary into completion mode.
@@ -29,9 +30,12 @@ pub const LIST_BUDGET: Duration = Duration::from_secs(1);
 /// a new stream shows up soon.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
-pub async fn run(_ctx: &Context, args: CompletionsArgs) -> Result<ExitCode> {
+/// The subcommands whose STREAM argument TAB completes with the region's stream names.
+const STREAM_ARGS: [&str; 5] = ["tail", "grep", "attach", "detach", "put"];
+
+pub fn run(shell: Shell) -> Result<ExitCode> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "ktail", &mut script);
+    clap_complete::generate(shell, &mut Cli::command(), "ktail", &mut script);
     let mut out = std::io::stdout().lock();
     out.write_all(&script)?;
     out.flush()?;
@@ -41,21 +45,38 @@ pub async fn run(_ctx: &Context, args: CompletionsArgs) -> Result<ExitCode> {
 /// Answers a completion request and exits when the shell asked for one; returns otherwise.
 /// Called first thing in `main`.
 pub fn complete_from_env() {
-    clap_complete::CompleteEnv::with_factory(Cli::command)
+    clap_complete::CompleteEnv::with_factory(command)
         .var(COMPLETE_VAR)
         .complete();
+}
+
+/// The command line with [`stream_names`] as the candidates of every STREAM argument. Attached
+/// here rather than in `cli`, which knows nothing of AWS.
+fn command() -> clap::Command {
+    STREAM_ARGS.iter().fold(Cli::command(), |cli, name| {
+        // `mut_args` changes the argument in place; `mut_arg` would move it behind PATTERN.
+        cli.mut_subcommand(name, |sub| {
+            sub.mut_args(|arg| {
+                if arg.get_id() == "stream" {
+                    arg.add(ArgValueCandidates::new(stream_names))
+                } else {
+                    arg
+                }
+            })
+        })
+    })
 }
 
 /// The stream names of the region the command line being completed points at. Never fails:
 /// without an answer in time it offers the last cached names, or none.
 pub fn stream_names() -> Vec<CompletionCandidate> {
     let args: Vec<String> = std::env::args().collect();
-    let global = globals_from(&args);
-    let cache = cache_file(&global);
+    let options = aws_options_from(&args);
+    let cache = cache_file(&options);
     if let Some(names) = cache.as_ref().and_then(|path| read_cache(path, true)) {
         return candidates(names);
     }
-    match list_within_budget(&global) {
+    match list_within_budget(&options) {
         Some(names) => {
             if let Some(path) = &cache {
                 write_cache(path, &names);
@@ -77,8 +98,8 @@ fn candidates(names: Vec<String>) -> Vec<CompletionCandidate> {
 
 /// The global AWS flags among the words being completed (`--region X` or `--region=X`); the rest
 /// of the line may be incomplete, so nothing else is parsed.
-fn globals_from(words: &[String]) -> GlobalArgs {
-    let mut global = GlobalArgs::default();
+fn aws_options_from(words: &[String]) -> AwsOptions {
+    let mut options = AwsOptions::default();
     let mut words = words.iter();
     while let Some(word) = words.next() {
         let (flag, inline) = match word.split_once('=') {
@@ -86,25 +107,25 @@ fn globals_from(words: &[String]) -> GlobalArgs {
             None => (word.as_str(), None),
         };
         let slot = match flag {
-            "--profile" => &mut global.profile,
-            "--region" => &mut global.region,
-            "--endpoint-url" => &mut global.endpoint_url,
+            "--profile" => &mut options.profile,
+            "--region" => &mut options.region,
+            "--endpoint-url" => &mut options.endpoint_url,
             _ => continue,
         };
         *slot = inline.or_else(|| words.next().cloned());
     }
-    global
+    options
 }
 
 /// ListStreams (names only: one call per 100 streams) within [`LIST_BUDGET`].
-fn list_within_budget(global: &GlobalArgs) -> Option<Vec<String>> {
+fn list_within_budget(options: &AwsOptions) -> Option<Vec<String>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .ok()?;
     let names = runtime.block_on(async {
         tokio::time::timeout(LIST_BUDGET, async {
-            let sdk = crate::aws::load(global).await.ok()?;
+            let sdk = crate::aws::load(options).await.ok()?;
             let client = crate::aws::kinesis(&sdk);
             crate::kinesis::streams::list_stream_names(&client)
                 .await
@@ -121,14 +142,14 @@ fn list_within_budget(global: &GlobalArgs) -> Option<Vec<String>> {
 
 /// `$XDG_CACHE_HOME/ktail/streams-<hash>` (else `~/.cache/…`), one file per profile, region and
 /// endpoint, since each names other streams.
-fn cache_file(global: &GlobalArgs) -> Option<PathBuf> {
+fn cache_file(options: &AwsOptions) -> Option<PathBuf> {
     let dir = std::env::var_os("XDG_CACHE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?
         .join("ktail");
     let mut hasher = DefaultHasher::new();
-    (&global.profile, &global.region, &global.endpoint_url).hash(&mut hasher);
+    (&options.profile, &options.region, &options.endpoint_url).hash(&mut hasher);
     for var in [
         "AWS_PROFILE",
         "AWS_REGION",
@@ -180,26 +201,45 @@ mod tests {
     }
 
     #[test]
+    fn stream_candidates_leave_the_command_line_as_it_is() {
+        let completing = command();
+        completing.clone().debug_assert();
+        for name in STREAM_ARGS {
+            let sub = completing.find_subcommand(name).unwrap();
+            let first = sub.get_positionals().next().unwrap();
+            assert_eq!(first.get_id(), "stream", "{name}");
+            assert_eq!(
+                sub.get_positionals().count(),
+                Cli::command()
+                    .find_subcommand(name)
+                    .unwrap()
+                    .get_positionals()
+                    .count()
+            );
+        }
+    }
+
+    #[test]
     fn global_flags_are_read_from_the_line_being_completed() {
-        let g = globals_from(&words(
+        let g = aws_options_from(&words(
             "ktail -- ktail --profile prod tail --region=eu-west-1 --endpoint-url http://x lo",
         ));
         assert_eq!(g.profile.as_deref(), Some("prod"));
         assert_eq!(g.region.as_deref(), Some("eu-west-1"));
         assert_eq!(g.endpoint_url.as_deref(), Some("http://x"));
-        let g = globals_from(&words("ktail -- ktail tail --region"));
+        let g = aws_options_from(&words("ktail -- ktail tail --region"));
         assert_eq!(g.region, None);
     }
 
     #[test]
     fn each_region_has_its_own_cache() {
-        let a = cache_file(&GlobalArgs {
+        let a = cache_file(&AwsOptions {
             region: Some("eu-west-1".into()),
-            ..GlobalArgs::default()
+            ..AwsOptions::default()
         });
-        let b = cache_file(&GlobalArgs {
+        let b = cache_file(&AwsOptions {
             region: Some("us-east-1".into()),
-            ..GlobalArgs::default()
+            ..AwsOptions::default()
         });
         if a.is_some() {
             assert_ne!(a, b);

@@ -2,29 +2,24 @@
 
 use anyhow::Result;
 
-use crate::cli::DetachArgs;
+use crate::config::DetachCommand;
 use crate::context::Context;
 use crate::exit::ExitCode;
-use crate::filter::MatchOptions;
-use crate::lambda::{self, Clients, Selector};
-use crate::progress::Progress;
+use crate::lambda::{self, Clients};
 
-pub async fn run(ctx: &Context, args: DetachArgs) -> Result<ExitCode> {
-    let selector = match args.pattern {
-        Some(pattern) if !args.all => Selector::Pattern(
-            pattern,
-            MatchOptions {
-                invert: args.pattern_args.invert_match,
-                ignore_case: args.pattern_args.ignore_case,
-            },
-        ),
-        _ => Selector::All,
-    };
+pub async fn run(ctx: &Context, command: DetachCommand) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
-    let progress = Progress::detect(&ctx.global);
-    let removed = lambda::detach(&clients, &args.stream, &selector, args.purge, &progress).await?;
+    let progress = ctx.progress();
+    let removed = lambda::detach(
+        &clients,
+        &command.stream,
+        &command.selector,
+        command.purge,
+        &progress,
+    )
+    .await?;
     progress.note(if removed.is_empty() {
-        format!("nothing to remove from {}", args.stream)
+        format!("nothing to remove from {}", command.stream)
     } else {
         let list: Vec<String> = removed
             .iter()

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::cli::{ListArgs, ReportFormat};
+use crate::config::Report;
 use crate::context::Context;
 use crate::exit::ExitCode;
 use crate::kinesis::streams::{self, StreamInfo};
@@ -22,7 +22,7 @@ pub struct Row {
     pub greps: Option<usize>,
 }
 
-pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let sdk = ctx.sdk().await?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let client = crate::aws::kinesis(sdk);
@@ -43,14 +43,14 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
     }
 
     let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => {
+    match report {
+        Report::Json => {
             serde_json::to_writer_pretty(&mut out, &streams)?;
             writeln!(out)?;
         }
-        ReportFormat::Text => {
+        Report::Text => {
             if streams.is_empty() {
-                if !ctx.global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                if !ctx.quiet && ctx.terminal.stderr {
                     eprintln!("no streams in {region}");
                 }
             } else {

@@ -2,15 +2,16 @@
 //! the two never disagree. `man/` in the repository holds the rendered pages.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, ManArgs};
+use crate::cli::Cli;
 use crate::exit::ExitCode;
 
-pub fn run(args: ManArgs) -> Result<ExitCode> {
-    match args.dir {
+pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+    match dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::config::{Command, Config};
 use crate::context::Context;
 use crate::exit::ExitCode;
 
@@ -17,20 +17,20 @@ pub mod put;
 pub mod status;
 pub mod tail;
 
-/// Runs the parsed command line and returns the exit code for a run that did not fail.
-pub async fn run(cli: Cli) -> Result<ExitCode> {
-    crate::logging::init(&cli.global);
-    let ctx = Context::new(cli.global);
-    match cli.command {
-        Command::Tail(args) => tail::run(&ctx, args).await,
-        Command::Grep(args) => grep::run(&ctx, args).await,
-        Command::Attach(args) => attach::run(&ctx, args).await,
-        Command::Detach(args) => detach::run(&ctx, args).await,
-        Command::Status(args) => status::run(&ctx, args).await,
-        Command::Ls(args) => ls::run(&ctx, args).await,
-        Command::Put(args) => put::run(&ctx, args).await,
-        Command::Completions(args) => completions::run(&ctx, args).await,
-        Command::Alias => alias::run(&ctx).await,
-        Command::Man(args) => man::run(args),
+/// Runs a resolved command line and returns the exit code for a run that did not fail.
+pub async fn run(config: Config) -> Result<ExitCode> {
+    crate::logging::init(config.debug, config.terminal.stderr);
+    let ctx = Context::new(config.aws, config.terminal, config.quiet);
+    match config.command {
+        Command::Tail(command) => tail::run(&ctx, command).await,
+        Command::Grep(command) => grep::run(&ctx, command).await,
+        Command::Attach(command) => attach::run(&ctx, command).await,
+        Command::Detach(command) => detach::run(&ctx, command).await,
+        Command::Status(report) => status::run(&ctx, report).await,
+        Command::Ls(report) => ls::run(&ctx, report).await,
+        Command::Put(command) => put::run(&ctx, command).await,
+        Command::Completions(shell) => completions::run(shell),
+        Command::Alias => alias::run(),
+        Command::Man(dir) => man::run(dir),
     }
 }

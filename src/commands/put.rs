@@ -26,7 +26,7 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::cli::PutArgs;
+use crate::config::PutCommand;
 use crate::context::Context;
 use crate::exit::{ExitCode, usage};
 use crate::kinesis::StreamRef;
@@ -38,8 +38,6 @@ use crate::signals::{self, CancellationToken, Listen};
 /// PutRecords limits: records per request, and bytes of data plus partition keys per request.
 const MAX_BATCH_RECORDS: usize = 500;
 const MAX_BATCH_BYTES: usize = 5 * 1024 * 1024;
-/// A partition key is 1 to 256 Unicode characters.
-const MAX_KEY_CHARS: usize = 256;
 /// How long a partial batch waits for more input before it is sent (the KPL's default is 100 ms).
 const LINGER: Duration = Duration::from_millis(100);
 /// Rounds of resending failed entries, and the first pause between them (doubled each round,
@@ -53,19 +51,8 @@ const READ_AHEAD: usize = 4096;
 /// Oversized lines named one by one on stderr before only the total is given.
 const NAMED_OVERSIZED: usize = 5;
 
-pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
-    if args.stream.trim().is_empty() {
-        return Err(usage("the stream name is empty"));
-    }
-    if let Some(key) = &args.partition_key {
-        let chars = key.chars().count();
-        if chars == 0 || chars > MAX_KEY_CHARS {
-            return Err(usage(format!(
-                "--partition-key must be 1 to {MAX_KEY_CHARS} characters (it has {chars})"
-            )));
-        }
-    }
-    let input: Box<dyn BufRead + Send> = match &args.file {
+pub async fn run(ctx: &Context, command: PutCommand) -> Result<ExitCode> {
+    let input: Box<dyn BufRead + Send> = match &command.file {
         Some(path) => {
             Box::new(BufReader::new(File::open(path).map_err(|e| {
                 usage(format!("cannot read {}: {e}", path.display()))
@@ -73,7 +60,7 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
         }
         None => Box::new(BufReader::new(io::stdin())),
     };
-    let stream = StreamRef::parse(&args.stream);
+    let stream = command.stream;
     let client = crate::aws::kinesis(ctx.sdk().await?);
 
     // Listening before anything is shown, so a Ctrl-C is never the default (lines lost) one.
@@ -81,7 +68,7 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
     signals::watch(interrupt.clone(), Listen::InterruptAndTerminate, || {});
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || read_lines(input, tx));
-    let progress = Meter::new(Feedback::detect(&ctx.global));
+    let progress = Meter::new(ctx.feedback());
     let mut put = Putter {
         client,
         stream,
@@ -90,7 +77,12 @@ pub async fn run(ctx: &Context, args: PutArgs) -> Result<ExitCode> {
         interrupted: false,
     };
     let outcome = put
-        .run(rx, args.aggregate, args.partition_key.as_deref(), interrupt)
+        .run(
+            rx,
+            command.aggregate,
+            command.partition_key.as_deref(),
+            interrupt,
+        )
         .await;
     put.progress.finish();
     outcome?;

@@ -4,29 +4,28 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
-use crate::cli::{ListArgs, ReportFormat};
+use crate::config::Report;
 use crate::context::Context;
 use crate::exit::ExitCode;
 use crate::lambda::{self, AttachmentStatus, Clients};
-use crate::progress::Progress;
 
-pub async fn run(ctx: &Context, args: ListArgs) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
-    let progress = Progress::detect(&ctx.global);
+    let progress = ctx.progress();
     let step = progress.step("listing attachments");
     let attachments = lambda::status(&clients).await?;
     step.done(format!("{}", attachments.len()));
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => writeln!(
+    match report {
+        Report::Json => writeln!(
             stdout,
             "{}",
             serde_json::to_string_pretty(&attachments).context("encoding the report")?
         ),
-        ReportFormat::Text => write!(stdout, "{}", table(&attachments)),
+        Report::Text => write!(stdout, "{}", table(&attachments)),
     }
     .context("writing to stdout")?;
-    if args.format == ReportFormat::Text {
+    if report == Report::Text {
         let consumers = consumers(ctx).await?;
         write!(stdout, "{consumers}").context("writing to stdout")?;
     }

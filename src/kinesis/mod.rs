@@ -114,11 +114,15 @@ impl fmt::Display for StreamRef {
     }
 }
 
-/// Where the first shards start reading. Shards born while tailing always start at their beginning.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the first shards start reading (and where a grep's mapping starts). Shards born while
+/// tailing always start at their beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
+    /// Only records that arrive from now on.
     Latest,
+    /// The oldest record the stream holds.
     TrimHorizon,
+    /// Records that arrived at or after this time.
     AtTimestamp(DateTime<Utc>),
 }
 
@@ -219,7 +223,7 @@ async fn follow<S: Sink>(
 ) -> Result<TailSummary> {
     let started = Utc::now();
     let listing = shards::list_shards(client, &config.stream).await?;
-    let mut lineage = Lineage::new(config.selection.clone(), config.start.clone());
+    let mut lineage = Lineage::new(config.selection.clone(), config.start);
     let first = lineage.initial(listing).map_err(|id| {
         anyhow!(
             "stream {} has no shard {id}; `ktail ls -o json` shows its shards",

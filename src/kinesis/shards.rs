@@ -104,7 +104,7 @@ impl Lineage {
                 (Start::Latest, true) if info.closed => State::Drained,
                 _ => State::Pending,
             };
-            let start = self.start.clone();
+            let start = self.start;
             self.shards.insert(info.id.clone(), (info, state, start));
         }
         Ok(self.ready())
@@ -198,7 +198,7 @@ impl Lineage {
                 let (start, closed) = match entry {
                     Some((info, state, start)) => {
                         *state = State::Reading;
-                        (start.clone(), info.closed)
+                        (*start, info.closed)
                     }
                     None => (Start::TrimHorizon, false),
                 };

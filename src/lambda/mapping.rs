@@ -13,8 +13,10 @@ use aws_sdk_lambda::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Change, aws_error, iam_propagation};
+use crate::kinesis::Start;
 use crate::retry::{Backoff, Retry, retry};
+
+use super::{Change, aws_error, iam_propagation};
 
 /// Records per invocation: the function handles 10,000 ~1 KB records in well under its timeout, and a
 /// larger batch means fewer invocations on a busy stream.
@@ -31,36 +33,24 @@ const MAX_RECORD_AGE_LIMIT: i64 = 604_800;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 const SETTLE_POLL: Backoff = Backoff::constant(Duration::from_secs(1));
 
-/// Where the mapping starts reading the source stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartPosition {
-    /// Only records that arrive from now on.
-    Latest,
-    /// The oldest record the stream holds.
-    TrimHorizon,
-    /// Records that arrived at or after this time.
-    AtTimestamp(DateTime<Utc>),
-}
-
 /// What the mapping is made of.
 #[derive(Debug, Clone)]
 pub struct MappingSpec {
     pub source_arn: String,
     pub function_name: String,
-    pub start: StartPosition,
+    /// Where the mapping starts reading the source stream (the same positions as a tail's).
+    pub start: Start,
     pub parallel: u32,
     pub tags: HashMap<String, String>,
 }
 
 /// Skips records older than the start point needs, with an hour to spare for catching up; bounded
 /// so that a stuck batch is eventually dropped.
-pub fn max_record_age(start: StartPosition, now: DateTime<Utc>) -> i32 {
+pub fn max_record_age(start: Start, now: DateTime<Utc>) -> i32 {
     let seconds = match start {
-        StartPosition::Latest => i64::from(MAX_RECORD_AGE_LATEST),
-        StartPosition::TrimHorizon => MAX_RECORD_AGE_LIMIT,
-        StartPosition::AtTimestamp(t) => {
-            (now - t).num_seconds().max(0) + i64::from(MAX_RECORD_AGE_LATEST)
-        }
+        Start::Latest => i64::from(MAX_RECORD_AGE_LATEST),
+        Start::TrimHorizon => MAX_RECORD_AGE_LIMIT,
+        Start::AtTimestamp(t) => (now - t).num_seconds().max(0) + i64::from(MAX_RECORD_AGE_LATEST),
     };
     i32::try_from(seconds.min(MAX_RECORD_AGE_LIMIT)).unwrap_or(MAX_RECORD_AGE_LATEST)
 }
@@ -171,9 +161,9 @@ async fn create(
     policy_is_fresh: bool,
 ) -> Result<Option<String>> {
     let (position, timestamp) = match spec.start {
-        StartPosition::Latest => (EventSourcePosition::Latest, None),
-        StartPosition::TrimHorizon => (EventSourcePosition::TrimHorizon, None),
-        StartPosition::AtTimestamp(t) => (
+        Start::Latest => (EventSourcePosition::Latest, None),
+        Start::TrimHorizon => (EventSourcePosition::TrimHorizon, None),
+        Start::AtTimestamp(t) => (
             EventSourcePosition::AtTimestamp,
             Some(aws_smithy_types::DateTime::from_millis(
                 t.timestamp_millis(),
@@ -306,21 +296,15 @@ mod tests {
     #[test]
     fn record_age_covers_the_start_and_stays_bounded() {
         let now = Utc::now();
-        assert_eq!(max_record_age(StartPosition::Latest, now), 3600);
+        assert_eq!(max_record_age(Start::Latest, now), 3600);
         assert_eq!(
-            max_record_age(
-                StartPosition::AtTimestamp(now - chrono::Duration::hours(2)),
-                now
-            ),
+            max_record_age(Start::AtTimestamp(now - chrono::Duration::hours(2)), now),
             3 * 3600
         );
         assert_eq!(
-            max_record_age(
-                StartPosition::AtTimestamp(now - chrono::Duration::days(30)),
-                now
-            ),
+            max_record_age(Start::AtTimestamp(now - chrono::Duration::days(30)), now),
             604_800
         );
-        assert_eq!(max_record_age(StartPosition::TrimHorizon, now), 604_800);
+        assert_eq!(max_record_age(Start::TrimHorizon, now), 604_800);
     }
 }

@@ -43,11 +43,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 pub use artifact::Architecture;
-pub use mapping::StartPosition;
 pub use output_stream::Capacity;
 
 use crate::exit::usage;
-use crate::filter::{MatchOptions, Matcher};
+use crate::filter::{MatchOptions, Matcher, PatternError};
+use crate::kinesis::Start;
 use crate::progress::Progress;
 use crate::retry::Backoff;
 use names::{Identity, StreamArn};
@@ -106,28 +106,66 @@ impl Default for DeployOptions {
     }
 }
 
+/// The pattern of an attachment, compiled once with the function's own matcher: holding one is
+/// proof that the function will accept it.
+#[derive(Debug, Clone)]
+pub struct GrepPattern {
+    text: String,
+    options: MatchOptions,
+    matcher: Matcher,
+}
+
+impl GrepPattern {
+    pub fn new(text: impl Into<String>, options: MatchOptions) -> Result<Self, PatternError> {
+        let text = text.into();
+        let matcher = Matcher::new(&[&text], options)?;
+        Ok(GrepPattern {
+            text,
+            options,
+            matcher,
+        })
+    }
+
+    /// The regex as the user typed it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn options(&self) -> MatchOptions {
+        self.options
+    }
+
+    /// The compiled matcher (for `--local` and for highlighting matches).
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+}
+
 /// Everything `attach` needs, resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct AttachPlan {
     /// Source stream name or ARN.
     pub source: String,
-    pub pattern: String,
-    pub options: MatchOptions,
-    pub start: StartPosition,
+    pub pattern: GrepPattern,
+    pub start: Start,
     pub deploy: DeployOptions,
     /// Dead-client guard: the function disables its own mapping this long from now.
     pub ttl: Option<Duration>,
 }
 
 impl AttachPlan {
-    /// Checks the pattern with the function's own matcher, before any AWS call.
+    /// Checks the plan before any AWS call (the pattern was checked when it was compiled).
     pub fn validate(&self) -> Result<()> {
-        Matcher::new(&[&self.pattern], self.options).map_err(|e| usage(e.to_string()))?;
-        if self.source.trim().is_empty() {
+        Self::check_streams(&self.source, self.deploy.output_stream.as_deref())
+    }
+
+    /// The source must be named, and the output stream must not be the source.
+    pub fn check_streams(source: &str, output_stream: Option<&str>) -> Result<()> {
+        if source.trim().is_empty() {
             return Err(usage("the stream name is empty"));
         }
         // The function would read its own output: every match would be matched again, forever.
-        if self.deploy.output_stream.as_deref() == Some(names::stream_name(&self.source)) {
+        if output_stream == Some(names::stream_name(source)) {
             return Err(usage(
                 "--output-stream must differ from the source stream; omit it to use a derived name",
             ));
@@ -138,8 +176,8 @@ impl AttachPlan {
     fn identity(&self) -> Identity {
         Identity {
             source: names::stream_name(&self.source).to_owned(),
-            pattern: self.pattern.clone(),
-            options: self.options,
+            pattern: self.pattern.text().to_owned(),
+            options: self.pattern.options(),
         }
     }
 }
@@ -306,7 +344,7 @@ pub async fn attach(
         id: identity.id(),
         source_stream: source_name,
         source_stream_arn: source_arn,
-        pattern: plan.pattern.clone(),
+        pattern: plan.pattern.text().to_owned(),
         options: identity.options_label(),
         role_arn,
         role: role_change,
@@ -337,13 +375,14 @@ fn function_env(
     expires_at: Option<i64>,
 ) -> HashMap<String, String> {
     let mut env = HashMap::from([
-        (ENV_MATCH.to_owned(), plan.pattern.clone()),
+        (ENV_MATCH.to_owned(), plan.pattern.text().to_owned()),
         (ENV_STREAM_NAME.to_owned(), output_stream.to_owned()),
     ]);
-    if plan.options.invert {
+    let options = plan.pattern.options();
+    if options.invert {
         env.insert(ENV_INVERT.to_owned(), "true".to_owned());
     }
-    if plan.options.ignore_case {
+    if options.ignore_case {
         env.insert(ENV_IGNORE_CASE.to_owned(), "true".to_owned());
     }
     if let Some(at) = expires_at {
@@ -768,11 +807,14 @@ mod tests {
     use super::*;
 
     fn plan(pattern: &str) -> AttachPlan {
+        plan_with(pattern, MatchOptions::default())
+    }
+
+    fn plan_with(pattern: &str, options: MatchOptions) -> AttachPlan {
         AttachPlan {
             source: "logs".into(),
-            pattern: pattern.into(),
-            options: MatchOptions::default(),
-            start: StartPosition::Latest,
+            pattern: GrepPattern::new(pattern, options).unwrap(),
+            start: Start::Latest,
             deploy: DeployOptions::default(),
             ttl: None,
         }
@@ -781,11 +823,9 @@ mod tests {
     #[test]
     fn plans_are_validated_before_any_aws_call() {
         assert!(plan("\"status\":500").validate().is_ok());
-        let err = plan("(").validate().unwrap_err();
-        assert_eq!(
-            crate::exit::code_for(&err),
-            Some(crate::exit::ExitCode::Usage)
-        );
+        // A bad regex never becomes a plan: it fails where it is compiled.
+        let err = GrepPattern::new("(", MatchOptions::default()).unwrap_err();
+        assert_eq!(err.pattern, "(");
         let mut looped = plan("x");
         looped.source = "arn:aws:kinesis:us-east-1:1:stream/logs".into();
         looped.deploy.output_stream = Some("logs".into());
@@ -798,11 +838,13 @@ mod tests {
 
     #[test]
     fn function_env_follows_the_contract() {
-        let mut p = plan("a.b");
-        p.options = MatchOptions {
-            invert: true,
-            ignore_case: false,
-        };
+        let p = plan_with(
+            "a.b",
+            MatchOptions {
+                invert: true,
+                ignore_case: false,
+            },
+        );
         let env = function_env(&p, "out", Some(1_700_000_000));
         assert_eq!(env[ENV_MATCH], "a.b");
         assert_eq!(env[ENV_STREAM_NAME], "out");

@@ -1,0 +1,676 @@
+//! The config step: the parsed command line becomes one clap-free configuration per subcommand,
+//! plus a snapshot of the terminal. Nothing below this module sees a clap type.
+//!
+//! `cli` parses and checks each value on its own (syntax, ranges); this step checks what needs
+//! more than one flag or the clock, compiles every pattern once and converts every start position
+//! once, all before the first AWS call. Only what needs AWS or a person is left open: a STREAM
+//! left out is picked on a terminal, a PATTERN left out is prompted for (see `picker`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::aws::AwsOptions;
+use crate::cli::{self, Cli};
+use crate::context::Terminal;
+use crate::exit::usage;
+use crate::filter::{MatchOptions, Matcher};
+use crate::kinesis::{Selection, Start, StreamRef, TailConfig};
+use crate::lambda::{
+    AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture,
+};
+use crate::picker;
+use crate::printer::{Format, PrintOptions};
+use crate::session::{DEFAULT_TTL, Session, shell_quote};
+
+/// A partition key is 1 to 256 Unicode characters.
+const MAX_KEY_CHARS: usize = 256;
+
+/// A run: the global options, the terminal as it was at start, and what to do.
+#[derive(Debug)]
+pub struct Config {
+    pub aws: AwsOptions,
+    pub terminal: Terminal,
+    /// `--quiet`: nothing on stderr but errors.
+    pub quiet: bool,
+    /// `--debug`: AWS SDK logs on stderr.
+    pub debug: bool,
+    pub command: Command,
+}
+
+/// One subcommand, resolved.
+#[derive(Debug)]
+pub enum Command {
+    Tail(TailCommand),
+    Grep(GrepCommand),
+    Attach(AttachCommand),
+    Detach(DetachCommand),
+    Status(Report),
+    Ls(Report),
+    Put(PutCommand),
+    Completions(clap_complete::Shell),
+    Alias,
+    /// `ktail man`: print ktail(1), or write every page into this directory.
+    Man(Option<PathBuf>),
+}
+
+/// How `attach`, `status` and `ls` report (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Aligned columns (or, for `attach`, the filtered stream's name) for people.
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `ktail tail`, validated; only the stream may be left to the picker.
+#[derive(Debug)]
+pub struct TailCommand {
+    /// `None`: pick one on a terminal.
+    pub stream: Option<String>,
+    tail: TailConfig,
+    print: PrintOptions,
+}
+
+impl TailCommand {
+    /// What to read and how to print it, once the stream is known.
+    pub fn for_stream(self, stream: &str) -> (TailConfig, PrintOptions) {
+        let stream = StreamRef::parse(stream);
+        let print = PrintOptions {
+            stream: stream.name().to_owned(),
+            ..self.print
+        };
+        (
+            TailConfig {
+                stream,
+                ..self.tail
+            },
+            print,
+        )
+    }
+}
+
+/// What `attach` and `grep` share: what to match and how to deploy. Stream and pattern may be
+/// left to the picker and the prompt.
+#[derive(Debug)]
+pub struct AttachRequest {
+    /// `None`: pick one on a terminal.
+    pub stream: Option<String>,
+    /// Compiled here; `None`: prompt for one on a terminal.
+    pub pattern: Option<GrepPattern>,
+    /// How a prompted pattern is compiled.
+    pub options: MatchOptions,
+    pub start: Start,
+    pub deploy: DeployOptions,
+    /// The dead-client guard; always set for `grep`.
+    pub ttl: Option<Duration>,
+}
+
+impl AttachRequest {
+    /// The plan once the stream and the pattern are known, validated.
+    pub fn plan(self, stream: String, pattern: GrepPattern) -> Result<AttachPlan> {
+        let plan = AttachPlan {
+            source: stream,
+            pattern,
+            start: self.start,
+            deploy: self.deploy,
+            ttl: self.ttl,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+/// `ktail attach`, validated.
+#[derive(Debug)]
+pub struct AttachCommand {
+    pub request: AttachRequest,
+    pub report: Report,
+}
+
+/// `ktail grep`, validated.
+#[derive(Debug)]
+pub struct GrepCommand {
+    pub request: AttachRequest,
+    pub keep: bool,
+    pub local: bool,
+    pub until: Option<DateTime<Utc>>,
+    pub max_records: Option<u64>,
+    /// The stream name is filled in by [`GrepCommand::session`].
+    pub print: PrintOptions,
+    /// The global AWS flags given, shell-quoted, for the `ktail detach` hint.
+    pub aws_flags: String,
+}
+
+impl GrepCommand {
+    /// The session once the stream and the pattern are known, validated.
+    pub fn session(self, stream: String, pattern: GrepPattern) -> Result<Session> {
+        let print = PrintOptions {
+            stream: StreamRef::parse(&stream).name().to_owned(),
+            ..self.print
+        };
+        Ok(Session {
+            plan: self.request.plan(stream, pattern)?,
+            keep: self.keep,
+            local: self.local,
+            until: self.until,
+            max_records: self.max_records,
+            print,
+            aws_flags: self.aws_flags,
+        })
+    }
+}
+
+/// `ktail detach`, validated.
+#[derive(Debug)]
+pub struct DetachCommand {
+    pub stream: String,
+    pub selector: Selector,
+    pub purge: bool,
+}
+
+/// `ktail put`, validated (the input is opened by the command).
+#[derive(Debug)]
+pub struct PutCommand {
+    pub stream: StreamRef,
+    pub file: Option<PathBuf>,
+    pub aggregate: bool,
+    pub partition_key: Option<String>,
+}
+
+impl Config {
+    /// Resolves the parsed command line against the terminal (and the clock, for `--since`).
+    pub fn new(cli: Cli, terminal: Terminal) -> Result<Config> {
+        let global = cli.global;
+        let aws = AwsOptions {
+            profile: global.profile,
+            region: global.region,
+            endpoint_url: global.endpoint_url,
+        };
+        let color = use_color(global.color, &terminal);
+        let now = Utc::now();
+        let command = match cli.command {
+            cli::Command::Tail(args) => Command::Tail(tail(args, &terminal, color, now)?),
+            cli::Command::Grep(args) => Command::Grep(grep(args, &aws, &terminal, color, now)?),
+            cli::Command::Attach(args) => Command::Attach(AttachCommand {
+                request: attach_request(args.attachment, &terminal)?,
+                report: report(args.format),
+            }),
+            cli::Command::Detach(args) => Command::Detach(detach(args)),
+            cli::Command::Status(args) => Command::Status(report(args.format)),
+            cli::Command::Ls(args) => Command::Ls(report(args.format)),
+            cli::Command::Put(args) => Command::Put(put(args)?),
+            cli::Command::Completions(args) => Command::Completions(args.shell),
+            cli::Command::Alias => Command::Alias,
+            cli::Command::Man(args) => Command::Man(args.dir),
+        };
+        Ok(Config {
+            aws,
+            terminal,
+            quiet: global.quiet,
+            debug: global.debug,
+            command,
+        })
+    }
+}
+
+/// Whether to colour stdout: `--color`, then `NO_COLOR`, then whether stdout is a terminal.
+fn use_color(choice: cli::ColorChoice, terminal: &Terminal) -> bool {
+    match choice {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => !terminal.no_color && terminal.stdout,
+    }
+}
+
+fn report(format: cli::ReportFormat) -> Report {
+    match format {
+        cli::ReportFormat::Text => Report::Text,
+        cli::ReportFormat::Json => Report::Json,
+    }
+}
+
+/// A stream named on the command line; `None` leaves it to the picker, on a terminal.
+fn stream_arg(stream: Option<String>, terminal: &Terminal) -> Result<Option<String>> {
+    picker::require_stream(terminal, stream.as_deref())?;
+    match stream {
+        Some(s) if s.trim().is_empty() => Err(usage("the stream name is empty")),
+        other => Ok(other),
+    }
+}
+
+/// The one conversion of `--since`/`--oldest` into where reading (or the mapping) starts.
+fn start(args: &cli::StartArgs) -> Start {
+    match (args.since, args.oldest) {
+        (Some(at), _) => Start::AtTimestamp(at),
+        (None, true) => Start::TrimHorizon,
+        (None, false) => Start::Latest,
+    }
+}
+
+/// `--since` must be past, and `--until` after it.
+fn check_window(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(since) = since {
+        if since > now {
+            return Err(usage(
+                "--since is in the future; give a past time or a duration ago",
+            ));
+        }
+        if until.is_some_and(|until| until < since) {
+            return Err(usage("--until is before --since; nothing could be printed"));
+        }
+    }
+    Ok(())
+}
+
+fn print_options(output: &cli::OutputArgs, color: bool) -> PrintOptions {
+    PrintOptions {
+        format: match output.format {
+            cli::OutputFormat::Line => Format::Line,
+            cli::OutputFormat::Raw => Format::Raw,
+            cli::OutputFormat::Json => Format::Json,
+        },
+        timestamps: output.timestamps,
+        prefix: output.prefix,
+        color,
+        stream: String::new(),
+    }
+}
+
+/// The client-side filter of `tail -g`; a bad pattern is a usage error naming it.
+fn tail_matcher(filter: &cli::FilterArgs) -> Result<Matcher> {
+    Matcher::new(
+        &filter.patterns,
+        MatchOptions {
+            invert: filter.invert_match,
+            ignore_case: filter.ignore_case,
+        },
+    )
+    .map_err(|e| usage(e.to_string()))
+}
+
+fn tail(
+    args: cli::TailArgs,
+    terminal: &Terminal,
+    color: bool,
+    now: DateTime<Utc>,
+) -> Result<TailCommand> {
+    let stream = stream_arg(args.stream, terminal)?;
+    check_window(args.start.since, args.stop.until, now)?;
+    let selection = if !args.shards.is_empty() {
+        Selection::Ids(args.shards)
+    } else if let Some(key) = &args.shard_key {
+        Selection::for_key(key)
+    } else {
+        Selection::All
+    };
+    let tail = TailConfig {
+        start: start(&args.start),
+        until: args.stop.until,
+        follow: !args.no_follow,
+        max_records: args.stop.max_records,
+        selection,
+        matcher: tail_matcher(&args.filter)?,
+        deaggregate: !args.no_deaggregate,
+        poll_interval: args.poll_interval,
+        efo: args.efo,
+        // Set by `for_stream`.
+        ..TailConfig::new(StreamRef::Name(String::new()))
+    };
+    Ok(TailCommand {
+        stream,
+        tail,
+        print: print_options(&args.output, color),
+    })
+}
+
+fn match_options(args: &cli::PatternArgs) -> MatchOptions {
+    MatchOptions {
+        invert: args.invert_match,
+        ignore_case: args.ignore_case,
+    }
+}
+
+/// The flags `attach` and `grep` share. The pattern is compiled here, once, with the function's
+/// own matcher: a bad regex is a usage error before the picker or any AWS call.
+fn attach_request(args: cli::AttachmentArgs, terminal: &Terminal) -> Result<AttachRequest> {
+    let options = match_options(&args.pattern_args);
+    let pattern = args
+        .pattern
+        .map(|p| GrepPattern::new(p, options).map_err(|e| usage(e.to_string())))
+        .transpose()?;
+    let stream = stream_arg(args.stream, terminal)?;
+    picker::require_pattern(terminal, pattern.is_some())?;
+    let deploy = &args.deploy;
+    let deploy_options = DeployOptions {
+        role: deploy.role.clone(),
+        arch: match deploy.arch {
+            cli::Arch::Arm64 => Architecture::Arm64,
+            cli::Arch::X86_64 => Architecture::X86_64,
+        },
+        memory_mb: deploy.memory,
+        parallel: deploy.parallel,
+        output_stream: deploy.output_stream.clone(),
+        output_capacity: if deploy.on_demand {
+            Capacity::OnDemand
+        } else {
+            Capacity::Provisioned(deploy.output_shards)
+        },
+    };
+    if let Some(stream) = &stream {
+        AttachPlan::check_streams(stream, deploy_options.output_stream.as_deref())?;
+    }
+    Ok(AttachRequest {
+        stream,
+        pattern,
+        options,
+        start: start(&args.start),
+        deploy: deploy_options,
+        ttl: deploy.ttl,
+    })
+}
+
+fn grep(
+    args: cli::GrepArgs,
+    aws: &AwsOptions,
+    terminal: &Terminal,
+    color: bool,
+    now: DateTime<Utc>,
+) -> Result<GrepCommand> {
+    let mut request = attach_request(args.attachment, terminal)?;
+    if args.efo {
+        return Err(usage(
+            "--efo is not available yet; drop it to read with GetRecords polling",
+        ));
+    }
+    let since = match request.start {
+        Start::AtTimestamp(at) => Some(at),
+        _ => None,
+    };
+    check_window(since, args.stop.until, now)?;
+    if request.ttl.is_some_and(|ttl| ttl.as_secs() == 0) {
+        return Err(usage("--ttl must be at least 1s"));
+    }
+    // A session always has a deadline, renewed while it lives.
+    request.ttl = Some(request.ttl.unwrap_or(DEFAULT_TTL));
+    Ok(GrepCommand {
+        request,
+        keep: args.keep,
+        local: args.local,
+        until: args.stop.until,
+        max_records: args.stop.max_records,
+        print: print_options(&args.output, color),
+        aws_flags: aws_flags(aws),
+    })
+}
+
+/// The global AWS flags the user gave, for the `ktail detach` hint.
+fn aws_flags(aws: &AwsOptions) -> String {
+    let mut flags = String::new();
+    for (flag, value) in [
+        ("--profile", &aws.profile),
+        ("--region", &aws.region),
+        ("--endpoint-url", &aws.endpoint_url),
+    ] {
+        if let Some(value) = value {
+            flags.push_str(&format!(" {flag} {}", shell_quote(value)));
+        }
+    }
+    flags
+}
+
+fn detach(args: cli::DetachArgs) -> DetachCommand {
+    let selector = match args.pattern {
+        Some(pattern) if !args.all => Selector::Pattern(pattern, match_options(&args.pattern_args)),
+        _ => Selector::All,
+    };
+    DetachCommand {
+        stream: args.stream,
+        selector,
+        purge: args.purge,
+    }
+}
+
+fn put(args: cli::PutArgs) -> Result<PutCommand> {
+    if args.stream.trim().is_empty() {
+        return Err(usage("the stream name is empty"));
+    }
+    if let Some(key) = &args.partition_key {
+        let chars = key.chars().count();
+        if chars == 0 || chars > MAX_KEY_CHARS {
+            return Err(usage(format!(
+                "--partition-key must be 1 to {MAX_KEY_CHARS} characters (it has {chars})"
+            )));
+        }
+    }
+    Ok(PutCommand {
+        stream: StreamRef::parse(&args.stream),
+        file: args.file,
+        aggregate: args.aggregate,
+        partition_key: args.partition_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{self, ExitCode};
+    use clap::Parser;
+
+    /// The configuration of a command line, run without a terminal; a line clap refuses is a
+    /// usage error, as it is for the binary (exit 2).
+    fn config(line: &[&str]) -> Result<Config> {
+        let cli = Cli::try_parse_from(line).map_err(|e| usage(e.to_string()))?;
+        Config::new(cli, Terminal::default())
+    }
+
+    fn is_usage(err: &anyhow::Error) -> bool {
+        exit::code_for(err) == Some(ExitCode::Usage)
+    }
+
+    // ---- tail ----------------------------------------------------------------------------
+
+    fn resolve_tail(line: &[&str]) -> Result<(TailConfig, PrintOptions)> {
+        let Command::Tail(tail) = config(line)?.command else {
+            panic!("not tail")
+        };
+        let stream = tail.stream.clone().expect("a stream on the line");
+        Ok(tail.for_stream(&stream))
+    }
+
+    #[test]
+    fn defaults_follow_every_shard_from_now() {
+        let (c, p) = resolve_tail(&["ktail", "tail", "logs"]).unwrap();
+        assert_eq!(c.start, Start::Latest);
+        assert!(c.follow && c.deaggregate && c.until.is_none());
+        assert_eq!(c.selection, Selection::All);
+        assert_eq!(c.stream, StreamRef::Name("logs".into()));
+        assert_eq!(p.stream, "logs");
+    }
+
+    #[test]
+    fn starts_stops_and_shards() {
+        let (c, _) = resolve_tail(&["ktail", "tail", "logs", "--oldest", "-e", "-n", "5"]).unwrap();
+        assert_eq!(c.start, Start::TrimHorizon);
+        assert!(!c.follow);
+        assert_eq!(c.max_records, Some(5));
+        let (c, _) = resolve_tail(&["ktail", "tail", "logs", "--since", "5m"]).unwrap();
+        assert!(matches!(c.start, Start::AtTimestamp(_)));
+        let (c, _) =
+            resolve_tail(&["ktail", "tail", "logs", "--shard", "a", "--shard", "b"]).unwrap();
+        assert_eq!(c.selection, Selection::Ids(vec!["a".into(), "b".into()]));
+        let (c, _) = resolve_tail(&["ktail", "tail", "logs", "--shard-key", "k"]).unwrap();
+        assert_eq!(c.selection, Selection::for_key("k"));
+        let (c, p) = resolve_tail(&[
+            "ktail",
+            "tail",
+            "arn:aws:kinesis:us-east-1:1:stream/logs",
+            "--no-deaggregate",
+        ])
+        .unwrap();
+        assert!(!c.deaggregate);
+        assert_eq!(p.stream, "logs");
+    }
+
+    #[test]
+    fn tail_usage_errors() {
+        for line in [
+            &["ktail", "tail"][..],
+            &["ktail", "tail", ""],
+            &["ktail", "tail", "logs", "-g", "(unclosed"],
+            &[
+                "ktail",
+                "tail",
+                "logs",
+                "--since",
+                "1m",
+                "--until",
+                "2024-01-01T00:00:00Z",
+            ],
+        ] {
+            let err = config(line).unwrap_err();
+            assert!(is_usage(&err), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_stream_is_left_to_the_picker_on_a_terminal() {
+        let cli = Cli::try_parse_from(["ktail", "tail", "-g", "x"]).unwrap();
+        let terminal = Terminal {
+            stdin: true,
+            stderr: true,
+            ..Terminal::default()
+        };
+        let Command::Tail(tail) = Config::new(cli, terminal).unwrap().command else {
+            panic!("not tail")
+        };
+        assert_eq!(tail.stream, None);
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_no_color_then_the_terminal() {
+        let tty = Terminal {
+            stdout: true,
+            ..Terminal::default()
+        };
+        let no_color = Terminal {
+            no_color: true,
+            ..tty
+        };
+        assert!(use_color(cli::ColorChoice::Auto, &tty));
+        assert!(!use_color(cli::ColorChoice::Auto, &no_color));
+        assert!(!use_color(cli::ColorChoice::Auto, &Terminal::default()));
+        assert!(use_color(cli::ColorChoice::Always, &no_color));
+        assert!(!use_color(cli::ColorChoice::Never, &tty));
+    }
+
+    // ---- grep and attach -----------------------------------------------------------------
+
+    fn session(line: &[&str]) -> Result<Session> {
+        let Command::Grep(grep) = config(line)?.command else {
+            panic!("not grep")
+        };
+        let stream = grep.request.stream.clone().expect("a stream on the line");
+        let pattern = grep.request.pattern.clone().expect("a pattern on the line");
+        grep.session(stream, pattern)
+    }
+
+    #[test]
+    fn a_session_always_has_a_deadline() {
+        let s = session(&["ktail", "grep", "logs", "x"]).unwrap();
+        assert_eq!(s.plan.ttl, Some(DEFAULT_TTL));
+        assert!(!s.keep && !s.local);
+        let s = session(&[
+            "ktail", "grep", "logs", "x", "--ttl", "5m", "--keep", "-n", "3",
+        ])
+        .unwrap();
+        assert_eq!(s.plan.ttl, Some(Duration::from_secs(300)));
+        assert!(s.keep);
+        assert_eq!(s.max_records, Some(3));
+    }
+
+    #[test]
+    fn usage_errors_come_before_any_aws_call() {
+        for line in [
+            &["ktail", "grep", "logs", "(unclosed"][..],
+            &["ktail", "grep", "logs", "x", "--efo"],
+            &["ktail", "grep", "logs", "x", "--ttl", "0s"],
+            &["ktail", "grep", "logs", "x", "--output-stream", "logs"],
+        ] {
+            let err = session(line).unwrap_err();
+            assert!(is_usage(&err), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_start_position_is_converted_once_for_the_mapping_and_the_tail() {
+        let s = session(&["ktail", "grep", "logs", "x", "--oldest"]).unwrap();
+        assert_eq!(s.plan.start, Start::TrimHorizon);
+        let Command::Attach(attach) = config(&["ktail", "attach", "logs", "x"]).unwrap().command
+        else {
+            panic!("not attach")
+        };
+        assert_eq!(attach.request.start, Start::Latest);
+        assert_eq!(attach.request.ttl, None);
+        assert_eq!(attach.report, Report::Text);
+    }
+
+    #[test]
+    fn a_second_signal_names_what_is_left_and_how_to_remove_it() {
+        use crate::lambda::{Removal, Target};
+        let s = session(&[
+            "ktail",
+            "--region",
+            "eu-west-1",
+            "grep",
+            "logs",
+            "it's",
+            "-i",
+        ])
+        .unwrap();
+        let target = Target {
+            function_name: "ktail-logs-1".into(),
+            output_stream: Some("ktail-logs-1".into()),
+            role_name: Some("ktail-logs-1".into()),
+        };
+        let all = Removal {
+            role: false,
+            ..Removal::PURGE
+        };
+        assert_eq!(
+            crate::session::leftover_message(&s, &target, all),
+            "ktail: stopped before cleaning up; may be left: the event source mapping of \
+             ktail-logs-1, function ktail-logs-1, output stream ktail-logs-1; remove with: \
+             ktail detach logs 'it'\\''s' -i --purge --region eu-west-1"
+        );
+        assert!(
+            crate::session::leftover_message(&s, &target, Removal::MAPPING)
+                .ends_with("remove with: ktail detach logs 'it'\\''s' -i --region eu-west-1")
+        );
+    }
+
+    #[test]
+    fn the_detach_hint_carries_the_aws_flags() {
+        let config = config(&[
+            "ktail",
+            "--region",
+            "eu-west-1",
+            "--profile",
+            "my prof",
+            "grep",
+            "logs",
+            "x",
+        ])
+        .unwrap();
+        assert_eq!(
+            aws_flags(&config.aws),
+            " --profile 'my prof' --region eu-west-1"
+        );
+    }
+}
