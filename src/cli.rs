@@ -1,7 +1,7 @@
 //! The command line: every flag ktail accepts lives here, and nowhere else.
 //!
 //! This module only parses and checks each value on its own (no I/O, no AWS) and imports nothing
-//! of ktail's. `config` turns these structs into clap-free configurations; no clap type travels
+//! above it (one pure check from `aws`). `config` turns these structs into clap-free configurations; no clap type travels
 //! further. The stream-name candidates of TAB completion are attached where completion runs
 //! (`commands::completions`), so this module needs nothing above it.
 
@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::aws::is_region_name;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -22,7 +24,8 @@ Examples:
   ktail ls                                       streams in this region
   ktail put log-stream < lines.txt               send lines as records
   ktail completions bash > ~/.local/share/bash-completion/completions/ktail
-  ktail alias >> ~/.aws/cli/alias                aws ktail ... through the AWS CLI";
+  ktail alias >> ~/.aws/cli/alias                aws ktail ... through the AWS CLI
+  ktail man | man -l -                           this manual as a man page";
 
 /// `tail -f | grep` for Amazon Kinesis Data Streams.
 ///
@@ -70,7 +73,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  ktail alias >> ~/.aws/cli/alias")]
     Alias,
     /// Print the man page, or write one per subcommand into a directory.
-    #[command(hide = true, after_help = "Example:\n  ktail man | man -l -")]
+    #[command(after_help = "Example:\n  ktail man | man -l -")]
     Man(ManArgs),
 }
 
@@ -82,14 +85,14 @@ pub struct GlobalArgs {
     pub profile: Option<String>,
 
     /// AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's region).
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, global = true, value_name = "REGION", value_parser = parse_region)]
     pub region: Option<String>,
 
     /// Send every AWS call to this endpoint, e.g. a local emulator.
     ///
     /// Without it, $AWS_ENDPOINT_URL and the per-service $AWS_ENDPOINT_URL_KINESIS,
     /// $AWS_ENDPOINT_URL_LAMBDA and $AWS_ENDPOINT_URL_IAM are honoured, as by the AWS CLI.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_endpoint_url)]
     pub endpoint_url: Option<String>,
 
     /// When to colour output.
@@ -178,8 +181,8 @@ pub struct FilterArgs {
     #[arg(short = 'g', long = "grep", value_name = "REGEX")]
     pub patterns: Vec<String>,
 
-    /// Print only records that match none of the patterns.
-    #[arg(short = 'v', long)]
+    /// Print only records that match none of the patterns (needs -g).
+    #[arg(short = 'v', long, requires = "patterns")]
     pub invert_match: bool,
 
     /// Match regardless of case.
@@ -207,7 +210,7 @@ pub struct TailArgs {
     pub shards: Vec<String>,
 
     /// Read only the shard that holds this partition key (and its children after a reshard).
-    #[arg(long, value_name = "KEY", conflicts_with = "shards")]
+    #[arg(long, value_name = "KEY", conflicts_with = "shards", value_parser = parse_partition_key)]
     pub shard_key: Option<String>,
 
     #[command(flatten)]
@@ -289,7 +292,7 @@ pub struct DeployArgs {
     /// Dead-client guard: the function stops forwarding and disables its own mapping this long
     /// after the last renewal. `grep` defaults to 1h and renews it while the session lives;
     /// `attach` sets no expiry unless given one.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     pub ttl: Option<Duration>,
 }
 
@@ -346,8 +349,8 @@ pub struct GrepArgs {
     #[arg(long)]
     pub local: bool,
 
-    /// Read the output stream with enhanced fan-out.
-    #[arg(long)]
+    /// Read the output stream with enhanced fan-out (not available yet: refused, so hidden).
+    #[arg(long, hide = true)]
     pub efo: bool,
 }
 
@@ -412,7 +415,7 @@ pub struct PutArgs {
     pub aggregate: bool,
 
     /// Partition key for every record (default: a random key per record).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = parse_partition_key)]
     pub partition_key: Option<String>,
 }
 
@@ -430,10 +433,77 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Parses a duration such as `30s`, `5m`, `1h30m` or `250ms`.
+/// `--region`: a name such as `eu-west-1`, checked as the SDK checks it (dot-separated host
+/// labels: letters, digits and `-`), so a typo is a usage error instead of an SDK internal.
+fn parse_region(s: &str) -> Result<String, String> {
+    if is_region_name(s) {
+        Ok(s.to_owned())
+    } else if s.is_empty() {
+        Err("the region is empty; give one such as us-east-1, or leave --region out".into())
+    } else {
+        Err(format!(
+            "{s:?} is not a region name; give one such as us-east-1 (letters, digits and -)"
+        ))
+    }
+}
+
+/// `--endpoint-url`: `http://` or `https://` and a host (an optional port and path after it).
+fn parse_endpoint_url(s: &str) -> Result<String, String> {
+    let example = "e.g. http://localhost:4566";
+    if s.is_empty() {
+        return Err(format!(
+            "the endpoint is empty; give a URL ({example}), or leave --endpoint-url out"
+        ));
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Err(format!(
+            "{s:?} is not a URL; give one with its scheme, {example}"
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!(
+            "{s:?} is not an http:// or https:// URL ({example})"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        // A port, unless the colon is inside an IPv6 literal.
+        Some((host, port)) if !port.contains(']') => {
+            if port.is_empty()
+                || !port.bytes().all(|b| b.is_ascii_digit())
+                || port.parse::<u16>().is_err()
+            {
+                return Err(format!("{s:?} has no valid port ({example})"));
+            }
+            host
+        }
+        _ => authority,
+    };
+    if host.is_empty() || s.chars().any(char::is_whitespace) || authority.contains('@') {
+        return Err(format!("{s:?} is not a URL with a host ({example})"));
+    }
+    Ok(s.to_owned())
+}
+
+/// The longest duration any flag takes (a time ago or from now, `--ttl`, `--poll-interval`): far
+/// beyond any retention or session, and well inside what clocks, timestamps and timers can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+/// [`MAX_DURATION`] as humantime writes (and reads) it.
+const MAX_DURATION_TEXT: &str = "100y";
+
+/// Parses a duration such as `30s`, `5m`, `1h30m` or `250ms`, up to [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 5m, 1h30m or 250ms"))
+    let d = humantime::parse_duration(s.trim()).map_err(|_| not_a_duration(s))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{s} is out of range: a duration may be at most {MAX_DURATION_TEXT}"
+        ));
+    }
+    Ok(d)
+}
+
+fn not_a_duration(s: &str) -> String {
+    format!("{s:?} is not a duration; use e.g. 30s, 5m, 1h30m or 250ms")
 }
 
 fn parse_poll_interval(s: &str) -> Result<Duration, String> {
@@ -444,6 +514,32 @@ fn parse_poll_interval(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// `--ttl`, for `attach` and `grep` alike: a deadline already past (or within the second) would
+/// deploy a function that forwards nothing.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|_| not_a_duration(s))?;
+    if d < Duration::from_secs(1) || d > MAX_DURATION {
+        return Err(format!(
+            "{s} is out of range: the deadline must be 1s to {MAX_DURATION_TEXT} away"
+        ));
+    }
+    Ok(d)
+}
+
+/// A partition key is 1 to 256 Unicode characters (Kinesis' rule); `--shard-key` names one too.
+const MAX_PARTITION_KEY_CHARS: usize = 256;
+
+/// `--partition-key` and `--shard-key`: one rule for both.
+fn parse_partition_key(s: &str) -> Result<String, String> {
+    let chars = s.chars().count();
+    if chars == 0 || chars > MAX_PARTITION_KEY_CHARS {
+        return Err(format!(
+            "a partition key is 1 to {MAX_PARTITION_KEY_CHARS} characters (this one has {chars})"
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// A point in the past: a duration ago, RFC 3339, or a local date-time.
@@ -459,8 +555,23 @@ pub fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
 fn parse_point(s: &str, now: DateTime<Utc>, sign: i32) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Ok(d) = humantime::parse_duration(s) {
-        let d = chrono::Duration::from_std(d).map_err(|_| format!("{s} is too long"))?;
-        return Ok(if sign < 0 { now - d } else { now + d });
+        let out_of_range = || {
+            format!(
+                "{s} is out of range: a duration {} may be at most {MAX_DURATION_TEXT} \
+                 (or give an RFC 3339 or local date-time)",
+                if sign < 0 { "ago" } else { "from now" }
+            )
+        };
+        if d > MAX_DURATION {
+            return Err(out_of_range());
+        }
+        let d = chrono::Duration::from_std(d).map_err(|_| out_of_range())?;
+        let at = if sign < 0 {
+            now.checked_sub_signed(d)
+        } else {
+            now.checked_add_signed(d)
+        };
+        return at.ok_or_else(out_of_range);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -516,6 +627,104 @@ mod tests {
         );
         assert!(parse_point("2024-05-01 11:00", now, -1).is_ok());
         assert!(parse_point("yesterday-ish", now, -1).is_err());
+    }
+
+    #[test]
+    fn durations_beyond_the_maximum_are_refused_not_overflowed() {
+        let now = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        for s in ["9999999999h", "300000y", "101y"] {
+            for sign in [-1, 1] {
+                let err = parse_point(s, now, sign).unwrap_err();
+                assert!(err.contains("at most 100y"), "{s}: {err}");
+            }
+            assert!(parse_duration(s).unwrap_err().contains("at most 100y"));
+            assert!(parse_ttl(s).unwrap_err().contains("1s to 100y away"));
+            assert!(parse_poll_interval(s).is_err());
+        }
+        assert_eq!(parse_duration("100y").unwrap(), MAX_DURATION);
+        assert!(parse_point("100y", now, -1).is_ok() && parse_point("100y", now, 1).is_ok());
+    }
+
+    #[test]
+    fn ttl_is_one_second_to_a_hundred_years() {
+        for s in ["0s", "500ms", "999ms"] {
+            assert!(parse_ttl(s).unwrap_err().contains("1s to 100y away"), "{s}");
+        }
+        assert_eq!(parse_ttl("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_ttl("1500ms").unwrap(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn partition_and_shard_keys_share_one_rule() {
+        for flag in [
+            ["tail", "s", "--shard-key"],
+            ["put", "s", "--partition-key"],
+        ] {
+            for (key, ok) in [("", false), ("k", true), (&*"é".repeat(256), true)] {
+                let parsed = Cli::try_parse_from(["ktail"].iter().chain(&flag).chain([&key]));
+                assert_eq!(parsed.is_ok(), ok, "{flag:?} {key:?}");
+            }
+            let long = "k".repeat(257);
+            let err = Cli::try_parse_from(["ktail"].iter().chain(&flag).chain([&&*long]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("1 to 256 characters (this one has 257)"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn regions_are_checked_as_the_sdk_checks_them() {
+        for ok in [
+            "us-east-1",
+            "eu-west-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "local",
+            "a.b",
+        ] {
+            assert_eq!(parse_region(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "",
+            "us east 1",
+            "-us-east-1",
+            "us_east_1",
+            "a..b",
+            "é",
+            &"a".repeat(64),
+        ] {
+            assert!(parse_region(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_region("").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn endpoints_need_a_scheme_and_a_host() {
+        for ok in [
+            "http://localhost:4566",
+            "https://kinesis.eu-west-1.amazonaws.com",
+            "http://127.0.0.1:9/",
+            "http://[::1]:4566",
+            "HTTP://emulator",
+        ] {
+            assert_eq!(parse_endpoint_url(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "",
+            "localhost:4566",
+            "not a url",
+            "ftp://host",
+            "http://",
+            "http://:4566",
+            "http://host:port",
+            "http://host:99999",
+            "http://a b",
+        ] {
+            assert!(parse_endpoint_url(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -25,9 +25,6 @@ use crate::picker;
 use crate::printer::{Format, PrintOptions};
 use crate::session::{DEFAULT_TTL, Session, shell_quote};
 
-/// A partition key is 1 to 256 Unicode characters.
-const MAX_KEY_CHARS: usize = 256;
-
 /// A run: the global options, the terminal as it was at start, and what to do.
 #[derive(Debug)]
 pub struct Config {
@@ -394,9 +391,6 @@ fn grep(
         _ => None,
     };
     check_window(since, args.stop.until, now)?;
-    if request.ttl.is_some_and(|ttl| ttl.as_secs() == 0) {
-        return Err(usage("--ttl must be at least 1s"));
-    }
     // A session always has a deadline, renewed while it lives.
     request.ttl = Some(request.ttl.unwrap_or(DEFAULT_TTL));
     Ok(GrepCommand {
@@ -440,14 +434,6 @@ fn detach(args: cli::DetachArgs) -> DetachCommand {
 fn put(args: cli::PutArgs) -> Result<PutCommand> {
     if args.stream.trim().is_empty() {
         return Err(usage("the stream name is empty"));
-    }
-    if let Some(key) = &args.partition_key {
-        let chars = key.chars().count();
-        if chars == 0 || chars > MAX_KEY_CHARS {
-            return Err(usage(format!(
-                "--partition-key must be 1 to {MAX_KEY_CHARS} characters (it has {chars})"
-            )));
-        }
     }
     Ok(PutCommand {
         stream: StreamRef::parse(&args.stream),
@@ -605,6 +591,17 @@ mod tests {
         ] {
             let err = session(line).unwrap_err();
             assert!(is_usage(&err), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn attach_and_grep_share_the_ttl_rule() {
+        for sub in ["attach", "grep"] {
+            for ttl in ["0s", "500ms", "9999999999h"] {
+                let err = config(&["ktail", sub, "logs", "x", "--ttl", ttl]).unwrap_err();
+                assert!(is_usage(&err), "{sub} --ttl {ttl}: {err}");
+            }
+            assert!(config(&["ktail", sub, "logs", "x", "--ttl", "1s"]).is_ok());
         }
     }
 

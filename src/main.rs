@@ -10,6 +10,11 @@ use ktail::context::Terminal;
 use ktail::exit::{self, ExitCode};
 
 fn main() -> std::process::ExitCode {
+    // An empty endpoint variable means unset, as in the AWS CLI (the SDK would panic on it).
+    for name in ktail::aws::empty_endpoint_variables(std::env::vars_os()) {
+        // SAFETY: no other thread exists yet; the runtimes (completion's too) start below.
+        unsafe { std::env::remove_var(name) };
+    }
     ktail::commands::completions::complete_from_env();
     let cli = Cli::parse();
     match Config::new(cli, Terminal::detect()).and_then(run) {

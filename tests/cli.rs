@@ -10,7 +10,7 @@ use crate::support::{self, Emulator, Output, run_ktail};
 
 const T: Duration = Duration::from_secs(60);
 
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 10] = [
     "tail",
     "grep",
     "attach",
@@ -20,6 +20,7 @@ const SUBCOMMANDS: [&str; 9] = [
     "put",
     "completions",
     "alias",
+    "man",
 ];
 
 fn ktail(args: &[&str]) -> Output {
@@ -92,6 +93,7 @@ async fn ls_reaches_every_emulator() {
 
 // ---- help and usage errors -------------------------------------------------------------------
 
+/// README: "`ktail --help` lists every subcommand with an example" — `man` too (issue 17, item 9).
 #[test]
 fn help_shows_an_example_per_subcommand() {
     let out = ktail(&["--help"]);
@@ -130,6 +132,78 @@ fn bad_flags_and_values_exit_2() {
 
     let out = ktail(&["ls", "-o", "yaml"]);
     out.assert_code(2);
+}
+
+/// README, exit codes: "2 | bad usage or bad input: an unknown flag or value, a missing region;
+/// nothing was sent to AWS". Each of these is refused before any AWS call (the endpoint is dead,
+/// so a call would be exit 1), naming the flag, without a panic.
+fn assert_refused(args: &[&str], flag: &str, why: &str) {
+    let mut cmd = support::ktail();
+    cmd.env("AWS_ENDPOINT_URL", dead_endpoint()).args(args);
+    let out = run_ktail(cmd, T);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(flag) && out.stderr.contains(why),
+        "{args:?}: no {flag:?} and {why:?} in:\n{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "{args:?}");
+}
+
+/// Issue 17, item 3: durations too long for a clock panicked ("DateTime - TimeDelta overflowed").
+#[test]
+fn out_of_range_durations_exit_2_naming_the_flag_and_the_range() {
+    for (args, flag) in [
+        (&["tail", "s", "--since", "9999999999h"][..], "--since"),
+        (&["tail", "s", "--since", "300000y"], "--since"),
+        (&["tail", "s", "--until", "9999999999h"], "--until"),
+        (&["attach", "s", "x", "--since", "9999999999h"], "--since"),
+        (&["grep", "s", "x", "--since", "300000y"], "--since"),
+        (&["grep", "s", "x", "--until", "300000y"], "--until"),
+        (
+            &["tail", "s", "--poll-interval", "300000y"],
+            "--poll-interval",
+        ),
+    ] {
+        assert_refused(args, flag, "at most 100y");
+    }
+}
+
+/// Issue 17, item 6: `attach` takes the deadline `grep` takes: 1s to 100y from now (`0s` deployed
+/// an expired function; `9999999999h` stored a deadline that `status` showed as "never").
+#[test]
+fn attach_and_grep_refuse_the_same_ttls() {
+    for sub in ["attach", "grep"] {
+        for ttl in ["0s", "500ms", "9999999999h"] {
+            assert_refused(&[sub, "s", "x", "--ttl", ttl], "--ttl", "1s to 100y");
+        }
+    }
+}
+
+/// Issue 17, item 5: `-v` without `-g` printed nothing (or followed forever with `-n`).
+#[test]
+fn invert_match_needs_a_pattern() {
+    assert_refused(&["tail", "s", "-v"], "--grep", "required");
+    assert_refused(&["tail", "s", "-e", "-v", "-n", "1"], "--grep", "required");
+}
+
+/// Issue 17, item 9: an empty `--shard-key` was accepted while an empty `--partition-key` was
+/// refused; both are partition keys, 1 to 256 characters.
+#[test]
+fn shard_key_and_partition_key_share_one_rule() {
+    let why = "a partition key is 1 to 256 characters (this one has 0)";
+    assert_refused(&["tail", "s", "--shard-key", ""], "--shard-key", why);
+    assert_refused(&["put", "s", "--partition-key", ""], "--partition-key", why);
+}
+
+/// Issue 17, item 9: `grep --efo` was listed in `--help` and always refused: hidden until it works.
+#[test]
+fn grep_help_does_not_offer_efo() {
+    let out = ktail(&["grep", "--help"]);
+    out.assert_success();
+    assert!(!out.stdout_str().contains("--efo"), "{}", out.stdout_str());
+    assert_refused(&["grep", "s", "x", "--efo"], "--efo", "not available");
 }
 
 #[test]
@@ -227,6 +301,70 @@ async fn debug_logs_to_stderr_without_the_secret_key() {
         "stderr without --debug: {}",
         out.stderr
     );
+}
+
+/// Issue 17, item 4: an empty or malformed endpoint or region was an SDK panic (exit 101) or an
+/// SDK internal ("must be a valid host label", exit 1).
+#[test]
+fn empty_or_malformed_endpoint_and_region_are_usage_errors() {
+    assert_refused(&["--endpoint-url", "", "ls"], "--endpoint-url", "empty");
+    assert_refused(
+        &["--endpoint-url", "localhost:4566", "ls"],
+        "--endpoint-url",
+        "scheme",
+    );
+    assert_refused(
+        &["--endpoint-url", "not a url", "ls"],
+        "--endpoint-url",
+        "not a URL",
+    );
+    assert_refused(&["--region", "", "ls"], "--region", "empty");
+    assert_refused(
+        &["--region", "us east 1", "ls"],
+        "--region",
+        "not a region name",
+    );
+    // The same for a region from the environment.
+    let mut cmd = support::ktail();
+    cmd.env("AWS_ENDPOINT_URL", dead_endpoint())
+        .env("AWS_REGION", "")
+        .arg("ls");
+    let out = run_ktail(cmd, T);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("AWS_REGION") && !out.stderr.contains("host label"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 17, item 4. README: "an empty variable counts as unset, as in the AWS CLI".
+#[tokio::test]
+async fn empty_endpoint_variables_count_as_unset() {
+    let emu = support::ferrokinesis();
+    let name = support::unique_name("cli-empty-endpoint");
+    emu.create_stream(&name, 1).await;
+    // An empty AWS_ENDPOINT_URL leaves the per-service variable in charge...
+    let mut cmd = support::ktail();
+    cmd.env("AWS_ENDPOINT_URL", "")
+        .env("AWS_ENDPOINT_URL_KINESIS", &emu.endpoint)
+        .arg("ls");
+    let out = run_ktail(cmd, T);
+    out.assert_success();
+    ls_row(&out, &name);
+    // ...and an empty per-service variable leaves AWS_ENDPOINT_URL in charge.
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL_KINESIS", "").arg("ls");
+    let out = run_ktail(cmd, T);
+    out.assert_success();
+    ls_row(&out, &name);
+    // Lambda and IAM alike (`status` asks Lambda).
+    let mut cmd = support::moto().ktail();
+    cmd.env("AWS_ENDPOINT_URL_LAMBDA", "")
+        .env("AWS_ENDPOINT_URL_IAM", "")
+        .env("AWS_ENDPOINT_URL_KINESIS", "")
+        .arg("status");
+    run_ktail(cmd, T).assert_success();
 }
 
 // ---- ls --------------------------------------------------------------------------------------
