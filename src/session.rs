@@ -30,7 +30,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 const RENEWALS_PER_TTL: u32 = 3;
 const STDOUT_BUFFER: usize = 64 * 1024;
 
-/// A resolved `ktail grep`: no clap types, everything validated.
+/// A resolved `ktail grep` (built by the config step), everything validated.
 #[derive(Debug, Clone)]
 pub struct Session {
     /// What to attach; `plan.ttl` is the dead-client guard (always set for a session).

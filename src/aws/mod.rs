@@ -1,4 +1,4 @@
-//! The one `SdkConfig` of a run, built from clap-free [`AwsOptions`] and the environment the way
+//! The one `SdkConfig` of a run, built from the global [`AwsOptions`] and the environment the way
 //! the AWS CLI does, and the clients made from it.
 
 use std::ffi::OsString;

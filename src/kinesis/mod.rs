@@ -126,7 +126,7 @@ pub enum Start {
     AtTimestamp(DateTime<Utc>),
 }
 
-/// A resolved tail: everything `kinesis::tail` needs, no clap types.
+/// A resolved tail: everything `kinesis::tail` needs (built by the config step for `ktail tail`).
 #[derive(Debug, Clone)]
 pub struct TailConfig {
     pub stream: StreamRef,
