@@ -1,9 +1,10 @@
 //! ktail: `tail -f | grep` for Amazon Kinesis Data Streams.
 //!
 //! The library is split so that the grep Lambda (`lambda-artifact/`) can build the codec and the
-//! matchers alone: `kpl`, `filter` and `pattern` have no CLI or AWS dependencies; everything else
-//! sits behind the default `cli` feature.
+//! matchers alone: `kpl`, `decode`, `filter` and `pattern` have no CLI or AWS dependencies;
+//! everything else sits behind the default `cli` feature.
 
+pub mod decode;
 pub mod filter;
 pub mod kpl;
 pub mod pattern;
