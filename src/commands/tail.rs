@@ -16,7 +16,7 @@ use crate::cli::{ColorChoice, FilterArgs, OutputArgs, OutputFormat, TailArgs};
 use crate::context::Context;
 use crate::exit::{ExitCode, usage};
 use crate::filter::{MatchOptions, Matcher};
-use crate::kinesis::{self, Selection, Start, Stop, StreamRef, TailConfig};
+use crate::kinesis::{self, ReadRate, Selection, Start, Stop, StreamRef, TailConfig};
 use crate::picker;
 use crate::printer::{Format, PrintOptions, Printer};
 use crate::progress::{Feedback, Progress};
@@ -101,6 +101,11 @@ pub fn resolve(args: &TailArgs, color: bool) -> Result<(TailConfig, PrintOptions
     } else {
         Selection::All
     };
+    let Some(read_rate) = ReadRate::new(args.max_read_rate) else {
+        return Err(usage(
+            "--max-read-rate must be above 0 and at most 5 (GetRecords calls per second per shard)",
+        ));
+    };
     let config = TailConfig {
         start,
         until: args.stop.until,
@@ -110,6 +115,7 @@ pub fn resolve(args: &TailArgs, color: bool) -> Result<(TailConfig, PrintOptions
         matcher: matcher(&args.filter)?,
         deaggregate: !args.no_deaggregate,
         poll_interval: args.poll_interval,
+        read_rate,
         efo: args.efo,
         ..TailConfig::new(stream.clone())
     };
@@ -175,6 +181,7 @@ mod tests {
         assert_eq!(c.start, Start::Latest);
         assert!(c.follow && c.deaggregate && c.until.is_none());
         assert_eq!(c.selection, Selection::All);
+        assert_eq!(c.read_rate, ReadRate::DEFAULT);
         assert_eq!(p.stream, "logs");
     }
 
@@ -200,6 +207,8 @@ mod tests {
         .unwrap();
         assert!(!c.deaggregate);
         assert_eq!(p.stream, "logs");
+        let (c, _) = resolve_args(&["ktail", "tail", "logs", "--max-read-rate", "4.5"]).unwrap();
+        assert_eq!(c.read_rate.per_second(), 4.5);
     }
 
     #[test]
