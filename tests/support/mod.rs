@@ -1105,3 +1105,4 @@ pub mod esm_poller;
 pub mod fault_proxy;
 pub mod lambda_runtime;
 pub mod throttle;
+pub mod tls_front;
