@@ -227,6 +227,14 @@ pub struct TailArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_poll_interval)]
     pub poll_interval: Duration,
 
+    /// GetRecords calls per second per shard, at most (more than 0, at most 5).
+    ///
+    /// A shard serves 5 GetRecords per second to all its polling consumers together; ktail takes
+    /// at most this many of them, also while catching up, and reads up to 2 MiB/s at any rate
+    /// from 1 up. A --poll-interval shorter than 1/N waits 1/N.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = parse_read_rate)]
+    pub max_read_rate: f64,
+
     /// Read with enhanced fan-out (a registered consumer, pushed records, ~70 ms lag).
     #[arg(long)]
     pub efo: bool,
@@ -542,6 +550,25 @@ fn parse_partition_key(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// GetRecords calls per second per shard: a number above 0 and at most 5 (the shard's limit).
+fn parse_read_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number; give calls per second, e.g. 1 or 2.5"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!(
+            "{s} is not above 0; give calls per second, e.g. 1 or 2.5"
+        ));
+    }
+    if rate > 5.0 {
+        return Err(format!(
+            "{s} is above 5, the GetRecords calls per second a shard serves to all its consumers"
+        ));
+    }
+    Ok(rate)
+}
+
 /// A point in the past: a duration ago, RFC 3339, or a local date-time.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     parse_point(s, Utc::now(), -1)
@@ -734,6 +761,20 @@ mod tests {
             parse_poll_interval("200ms").unwrap(),
             Duration::from_millis(200)
         );
+    }
+
+    #[test]
+    fn read_rate_is_above_0_and_at_most_5() {
+        for bad in ["0", "-1", "5.5", "6", "nan", "inf", "two", ""] {
+            assert!(parse_read_rate(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_read_rate("5"), Ok(5.0));
+        assert_eq!(parse_read_rate("0.5"), Ok(0.5));
+        let cli = Cli::try_parse_from(["ktail", "tail", "s"]).unwrap();
+        let Command::Tail(t) = cli.command else {
+            panic!("not tail")
+        };
+        assert_eq!(t.max_read_rate, 2.0);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::cli::{self, Cli};
 use crate::context::Terminal;
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher};
-use crate::kinesis::{Selection, Start, StreamRef, TailConfig};
+use crate::kinesis::{ReadRate, Selection, Start, StreamRef, TailConfig};
 use crate::lambda::{
     AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture,
 };
@@ -307,6 +307,11 @@ fn tail(
     } else {
         Selection::All
     };
+    let Some(read_rate) = ReadRate::new(args.max_read_rate) else {
+        return Err(usage(
+            "--max-read-rate must be above 0 and at most 5 (GetRecords calls per second per shard)",
+        ));
+    };
     let tail = TailConfig {
         start: start(&args.start),
         until: args.stop.until,
@@ -316,6 +321,7 @@ fn tail(
         matcher: tail_matcher(&args.filter)?,
         deaggregate: !args.no_deaggregate,
         poll_interval: args.poll_interval,
+        read_rate,
         efo: args.efo,
         // Set by `for_stream`.
         ..TailConfig::new(StreamRef::Name(String::new()))

@@ -1,7 +1,8 @@
 //! `ktail tail --efo` (issue 8): enhanced fan-out through a registered consumer, against the real
 //! binary. Subscriptions, short sessions and consumers on ferrokinesis; resharding (ChildShards in
 //! events) on kinesis-mock, whose SubscribeToShard speaks plain HTTP/1.1, as ktail does to an
-//! `http://` endpoint.
+//! `http://` endpoint. As on AWS, over TLS with HTTP/2 only: ferrokinesis behind nginx
+//! (`support::tls_front`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -298,4 +299,59 @@ async fn status_shows_consumers_left_behind() {
     assert!(line(&mine).contains("left by a killed ktail on this host"));
     assert!(line("ktail-someone-elsewhere-0").contains("another host"));
     assert!(!text.contains("production-app"), "{text}");
+}
+
+/// On AWS, SubscribeToShard runs only over TLS with HTTP/2 (issue 12 item 7). Through the realism
+/// layer's TLS front (nginx: a test CA, ALPN h2, anything but HTTP/2 refused), `--efo` reads
+/// every record, and nginx's log shows each call, SubscribeToShard included, as HTTP/2.
+#[tokio::test(flavor = "multi_thread")]
+async fn efo_runs_over_tls_and_http2_only() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("efo-h2");
+    emu.create_stream(&name, 2).await;
+    let client = emu.kinesis().await;
+    put_keyed(&client, &name, &lines(200, "h2")).await;
+    let front = support::tls_front::start(&emu.endpoint);
+
+    // Without the test CA the endpoint is not trusted: the TLS is real, and SSL_CERT_FILE is
+    // what makes the next run trust it.
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &front.endpoint)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .args(["tail", &name, "--oldest", "-e"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_code(1);
+    assert!(out.stdout.is_empty());
+
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &front.endpoint)
+        .env("SSL_CERT_FILE", &front.ca_file)
+        .args(["tail", &name, "--efo", "--oldest", "-e"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+    let mut got = out.stdout_lines();
+    got.sort();
+    let mut want: Vec<String> = (0..200).map(|i| format!("h2-{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(out.stderr, "");
+
+    // A subscription is logged when it ends, which may be just after ktail exits.
+    let logged = front.wait_logged("SubscribeToShard", Duration::from_secs(30));
+    let subscriptions: Vec<_> = logged
+        .iter()
+        .filter(|l| l.target.ends_with(".SubscribeToShard"))
+        .collect();
+    assert!(
+        subscriptions.len() >= 2,
+        "one per shard at least: {logged:?}"
+    );
+    assert!(
+        logged
+            .iter()
+            .all(|l| l.protocol == "HTTP/2.0" && l.status != "426"),
+        "a call that was not HTTP/2: {logged:?}"
+    );
+    assert_no_consumer_left(&client, &name).await;
 }

@@ -1133,3 +1133,232 @@ async fn regression_17_efo_no_follow_ends_on_a_busy_stream_ferrokinesis() {
     let emu = support::ferrokinesis();
     no_follow_ends_on_a_busy_stream(&emu, &["--efo", "--oldest"], Duration::from_millis(50)).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading politely (issue 12 item 6), through the realism layer's read limits
+// (support::throttle): pace and throttling are counted by the proxy, per shard, never timed here.
+// ---------------------------------------------------------------------------------------------
+
+/// `n` records of `size` bytes each (`<prefix>-<i>-xxx…`), keys spread over the shards.
+fn sized_lines(n: usize, prefix: &str, size: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let mut data = format!("{prefix}-{i}-").into_bytes();
+            data.resize(size, b'x');
+            (format!("key-{i}"), data)
+        })
+        .collect()
+}
+
+fn texts(records: &[(String, Vec<u8>)]) -> Vec<String> {
+    records
+        .iter()
+        .map(|(_, d)| String::from_utf8(d.clone()).unwrap())
+        .collect()
+}
+
+/// The shards' GetRecords as the proxy saw them (calls with an iterator it never saw issued
+/// would be under "?": there must be none).
+fn calls_per_shard(
+    proxy: &support::throttle::ThrottleProxy,
+    shards: usize,
+) -> BTreeMap<String, Vec<support::throttle::Call>> {
+    let calls = proxy.calls();
+    assert!(
+        !calls.contains_key("?"),
+        "GetRecords on an unknown iterator"
+    );
+    assert_eq!(calls.len(), shards, "shards read: {:?}", calls.keys());
+    calls
+}
+
+/// `tail --oldest -e <flags>` on a backlog of about 6 MiB per shard (two shards), through AWS's
+/// read limits: every record printed, no call throttled, never more than `rate` GetRecords per
+/// shard within a second of the proxy's clock, and at least `min_calls` calls per shard (the
+/// backlog takes several paced calls, sized to the rate).
+async fn drain_at(emu: &Emulator, stream: &str, want: &[String], flags: &[&str], rate: usize) {
+    let proxy = support::throttle::start(&emu.endpoint);
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .args(["tail", stream, "--oldest", "-e"])
+        .args(flags);
+    let out = tokio::task::spawn_blocking(move || run_ktail(cmd, Duration::from_secs(180)))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    out.assert_success();
+    assert_eq!(
+        sorted(out.stdout_lines()),
+        sorted(want.to_vec()),
+        "{flags:?}: not every record, once"
+    );
+    let calls = calls_per_shard(&proxy, 2);
+    assert_eq!(
+        proxy.throttled(),
+        0,
+        "{flags:?}: ktail was throttled: {calls:?}"
+    );
+    for (shard, most) in proxy.most_calls_in_a_second() {
+        assert!(
+            most <= rate,
+            "{flags:?}: {most} GetRecords on {shard} within one second (at most {rate}): {:?}",
+            calls[&shard]
+        );
+    }
+    for (shard, calls) in &calls {
+        // 1 MiB a call at 2/s, 2 MiB at 1/s, 0.4 MiB at 5/s: 3 calls or more for ~4-8 MiB.
+        assert!(calls.len() >= 3, "{flags:?}: {shard} drained in {calls:?}");
+    }
+}
+
+async fn backlog(emu: &Emulator) -> (String, Vec<String>) {
+    // 1,200 records of 10 KiB: about 6 MiB per shard, several calls at any rate.
+    let records = sized_lines(1200, "big", 10 * 1024);
+    (stream_with(emu, 2, &records).await, texts(&records))
+}
+
+/// Catching up costs a shard at most 2 of its 5 GetRecords per second by default, and still
+/// drains it: each call asks for about 1 MiB, so 2 calls read the shard's 2 MiB/s.
+#[tokio::test(flavor = "multi_thread")]
+async fn catching_up_takes_at_most_two_reads_per_second_per_shard() {
+    let emu = support::ferrokinesis();
+    let (stream, want) = backlog(&emu).await;
+    drain_at(&emu, &stream, &want, &[], 2).await;
+}
+
+/// `--max-read-rate N` sets the pace, from 1 to the shard's 5, never throttled: the calls are
+/// sized so that N of them read 2 MiB/s, the shard's byte limit, and no more.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_read_rate_sets_the_pace() {
+    let emu = support::ferrokinesis();
+    let (stream, want) = backlog(&emu).await;
+    drain_at(&emu, &stream, &want, &["--max-read-rate", "1"], 1).await;
+    drain_at(&emu, &stream, &want, &["--max-read-rate", "5"], 5).await;
+}
+
+/// Out of range or not a number: a usage error (exit 2) that says the range, before any call.
+#[test]
+fn max_read_rate_out_of_range_is_a_usage_error() {
+    for bad in ["0", "5.5", "-1", "twice"] {
+        let mut cmd = support::ktail();
+        // Nothing listens there: an AWS call would fail with exit 1, not 2.
+        cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
+            "tail",
+            "s",
+            &format!("--max-read-rate={bad}"),
+        ]);
+        let out = run_ktail(cmd, RUN);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("--max-read-rate") && out.stdout.is_empty(),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+    let mut cmd = support::ktail();
+    cmd.args(["tail", "--help"]);
+    let help = run_ktail(cmd, RUN);
+    help.assert_success();
+    assert!(help.stdout_str().contains("--max-read-rate <N>"));
+}
+
+/// The least time between a throttled GetRecords' arrival and the next call's on that shard,
+/// after `streak` refusals in a row: the lower end of the reader's jittered backoff (from 1 s,
+/// doubling, to 5 s; half of that at least), and never less than the default pace (500 ms).
+fn least_backoff(streak: u32) -> Duration {
+    let cap = Duration::from_secs(1)
+        .saturating_mul(1 << (streak - 1).min(8))
+        .min(Duration::from_secs(5));
+    (cap / 2).max(Duration::from_millis(500))
+}
+
+/// Another consumer takes a shard's whole read throughput (2 MiB/s) while ktail follows it:
+/// ktail is refused with ProvisionedThroughputExceededException, as on AWS, backs off (further
+/// after each refusal, never above its pace), and once the other consumer stops it reads on;
+/// nothing is lost or printed twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_reads_back_off_and_lose_nothing() {
+    let emu = support::ferrokinesis();
+    let name = unique_name("tail-throttled");
+    emu.create_stream(&name, 2).await;
+    let client = emu.kinesis().await;
+    let before = lines(100, "before");
+    put_keyed(&client, &name, &before).await;
+    let proxy = support::throttle::start(&emu.endpoint);
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .args(["--debug", "tail", &name, "--oldest"]);
+    let tail = Running::spawn(cmd);
+    let tail = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        tail.read_lines(before.len(), RUN);
+        tail
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+
+    // The other consumer: 2 MiB each second, until ktail was refused 3 times on each shard.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let refused = |proxy: &support::throttle::ThrottleProxy| {
+        let calls = proxy.calls();
+        let per_shard: Vec<usize> = calls
+            .values()
+            .map(|calls| calls.iter().filter(|c| c.throttled).count())
+            .collect();
+        per_shard.len() == 2 && per_shard.iter().all(|&n| n >= 3)
+    };
+    let after = lines(100, "after");
+    let mut put_after = false;
+    while !refused(&proxy) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ktail was not throttled 3 times per shard: {:?}",
+            proxy.calls()
+        );
+        proxy.other_consumer_read(2 << 20);
+        if !put_after {
+            // Written while ktail is being refused.
+            put_keyed(&client, &name, &after).await;
+            put_after = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // The other consumer stopped: its last read is paid off within a second.
+    let tail = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        tail.read_lines(after.len(), RUN);
+        tail
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    out.assert_code(130);
+    let want = texts(&lines(100, "before"))
+        .into_iter()
+        .chain(texts(&lines(100, "after")))
+        .collect();
+    assert_eq!(sorted(out.stdout_lines()), sorted(want));
+    assert!(
+        out.stderr.contains("throttled; backing off"),
+        "ktail's own backoff was not exercised"
+    );
+
+    for (shard, calls) in calls_per_shard(&proxy, 2) {
+        let mut streak = 0;
+        for pair in calls.windows(2) {
+            streak = if pair[0].throttled { streak + 1 } else { 0 };
+            if streak > 0 {
+                let gap = pair[1].at - pair[0].at;
+                assert!(
+                    gap >= least_backoff(streak),
+                    "{shard}: the call after {streak} refusals in a row came {gap:?} later \
+                     (at least {:?}): {calls:?}",
+                    least_backoff(streak)
+                );
+            }
+        }
+    }
+    for (shard, most) in proxy.most_calls_in_a_second() {
+        assert!(most <= 2, "{most} GetRecords on {shard} within one second");
+    }
+}

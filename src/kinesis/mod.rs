@@ -33,6 +33,7 @@ use crate::filter::Matcher;
 use crate::printer::{Record, Sink};
 use crate::progress::{Feedback, Progress};
 use crate::signals::CancellationToken;
+pub use reader::ReadRate;
 use reader::{End, ReaderConfig};
 use shards::Lineage;
 pub use shards::Selection;
@@ -143,6 +144,8 @@ pub struct TailConfig {
     pub deaggregate: bool,
     /// How often a caught-up shard is polled.
     pub poll_interval: Duration,
+    /// GetRecords calls per second per shard at most, behind or caught up (polling only).
+    pub read_rate: ReadRate,
     /// Read with enhanced fan-out: a consumer registered for this run, records pushed.
     pub efo: bool,
     /// Where setup steps (registering the consumer) are shown.
@@ -162,6 +165,7 @@ impl TailConfig {
             matcher: Matcher::all(),
             deaggregate: true,
             poll_interval: Duration::from_secs(1),
+            read_rate: ReadRate::DEFAULT,
             efo: false,
             progress: Progress::new(Feedback::Hidden),
         }
@@ -241,6 +245,7 @@ async fn follow<S: Sink>(
     let reader_config = Arc::new(ReaderConfig {
         stream: config.stream.clone(),
         poll_interval: config.poll_interval,
+        read_rate: config.read_rate,
         follow: config.follow,
         since: match config.start {
             Start::AtTimestamp(at) => Some(at),

@@ -1,16 +1,27 @@
 //! One shard's reader: GetShardIterator, then GetRecords until the shard closes or the tail stops.
 //!
-//! The reader paces itself so a debugging tool never starves a stream's production consumers: at
-//! once while the shard is behind (but never more than 5 calls/s, the shard's limit), otherwise
-//! every poll interval. It survives throttling (backoff with jitter), an expired iterator (resume
-//! after the last record seen) and transient failures (retries), and ends only by returning:
-//! a fatal error travels to the fan-in and ends the run, so a reader never dies silently.
+//! The reader paces itself so a debugging tool never starves a stream's production consumers. A
+//! shard serves five GetRecords per second and 2 MiB/s to all its polling consumers together (the
+//! grep Lambda's event source mapping included), and answers any call above that with
+//! ProvisionedThroughputExceededException ("Quotas and limits", Kinesis Data Streams Developer
+//! Guide: <https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html>; GetRecords,
+//! Kinesis API Reference: <https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html>).
+//! So a reader makes at most [`ReadRate`] calls per second (2 by default, `--max-read-rate`) while
+//! the shard is behind, each sized so that this rate still drains the shard's 2 MiB/s, and one per
+//! poll interval once it is caught up. Every call counts, retries too: the SDK's own retries are
+//! off for GetRecords, so a throttled call is retried by this pacing, after a backoff that starts
+//! at the one second the API reference recommends.
+//!
+//! It survives throttling (backoff with jitter), an expired iterator (resume after the last record
+//! seen) and transient failures (retries), and ends only by returning: a fatal error travels to
+//! the fan-in and ends the run, so a reader never dies silently.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -31,23 +42,70 @@ const MAX_LIMIT: i32 = 10_000;
 /// The first call's limit, before the shard's record size is known: one record, since a KPL
 /// aggregate may be 1 MB and ten of them would already be 10 MB per shard.
 const FIRST_LIMIT: i32 = 1;
-/// Bytes to ask for per call: at 5 calls/s this still exceeds a shard's 2 MB/s read limit, while
-/// it bounds the memory a draining reader holds (a response, parsed, then in the channel).
-const CALL_BYTES: usize = 1 << 20;
-/// A shard allows 5 GetRecords per second, shared by every consumer.
-const MIN_GAP: Duration = Duration::from_millis(200);
-/// Throttling and transient backoff: from 250 ms, doubling, to 5 s, jittered (shared with the
-/// enhanced fan-out reader).
+/// What a shard serves to all its polling consumers per second ("Quotas and limits").
+const SHARD_READ_BYTES: usize = 2 << 20;
+/// The most bytes one call asks for, which bounds the memory a draining reader holds (a response,
+/// parsed, then in the channel): below 1 call/s a shard drains slower than its 2 MiB/s.
+const MAX_CALL_BYTES: usize = 2 << 20;
+/// Transient-failure backoff: from 250 ms, doubling, to 5 s, jittered (shared with the enhanced
+/// fan-out reader, for its throttling too).
 pub(super) const BACKOFF: Backoff =
     Backoff::exponential(Duration::from_millis(250), Duration::from_secs(5)).with_jitter();
+/// GetRecords throttling backoff: from the 1 s the GetRecords reference recommends waiting after
+/// ProvisionedThroughputExceededException (the shard's limits are per second, so a sooner call
+/// meets the same full second), doubling, to 5 s, jittered.
+const THROTTLED: Backoff =
+    Backoff::exponential(Duration::from_secs(1), Duration::from_secs(5)).with_jitter();
 /// Consecutive transient failures (about two minutes of backoff) after which the run fails.
 const MAX_TRANSIENT: u32 = 30;
+
+/// GetRecords calls per second per shard, at most: the pace of a reader (`--max-read-rate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadRate(f64);
+
+impl ReadRate {
+    /// Two of the five calls a shard serves per second, leaving three to its other consumers.
+    pub const DEFAULT: ReadRate = ReadRate(2.0);
+    /// GetRecords' limit per shard, shared by every consumer.
+    pub const MAX: f64 = 5.0;
+
+    /// `None` unless `0 < per_second <= 5`.
+    pub fn new(per_second: f64) -> Option<ReadRate> {
+        (per_second > 0.0 && per_second <= Self::MAX).then_some(ReadRate(per_second))
+    }
+
+    pub fn per_second(self) -> f64 {
+        self.0
+    }
+
+    /// The least time from the end of one call to the start of the next. Counted from the end,
+    /// because the service counts calls as they arrive: the next call then arrives at least this
+    /// long after the previous one did, however long either took on the way.
+    pub fn gap(self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.0)
+    }
+
+    /// Bytes to ask for per call: as many as let this rate read the shard's 2 MiB/s and no more
+    /// (1 MiB at the default 2 calls/s), capped by [`MAX_CALL_BYTES`].
+    fn call_bytes(self) -> usize {
+        ((SHARD_READ_BYTES as f64 / self.0) as usize).min(MAX_CALL_BYTES)
+    }
+}
+
+impl Default for ReadRate {
+    fn default() -> Self {
+        ReadRate::DEFAULT
+    }
+}
 
 /// What every reader of one tail shares.
 #[derive(Debug)]
 pub struct ReaderConfig {
     pub stream: StreamRef,
+    /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
+    /// How often a shard is polled at most, behind or not.
+    pub read_rate: ReadRate,
     /// Keep polling a caught-up shard (false with `-e`).
     pub follow: bool,
     /// Drop records that arrived before this (AT_TIMESTAMP is whole seconds on some emulators).
@@ -91,7 +149,7 @@ pub async fn read_shard(
         shard,
         start,
         last_sequence: None,
-        throttled: Retry::new(BACKOFF),
+        throttled: Retry::new(THROTTLED),
         transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
     // Jitter the first call a little so shards do not all hit the service in the same instant,
@@ -103,28 +161,39 @@ pub async fn read_shard(
     let Some(mut iterator) = reader.iterator(&cancel).await? else {
         return Ok(End::Cancelled);
     };
-    let mut last_call: Option<Instant> = None;
+    let gap = reader.config.read_rate.gap();
+    let call_bytes = reader.config.read_rate.call_bytes();
+    // When the next GetRecords may start: `gap` or more after the end of the last one.
+    let mut next_call: Option<Instant> = None;
     let mut caught_up_before = false;
     let mut limit = FIRST_LIMIT;
     loop {
-        if let Some(at) = last_call
-            && sleep_or_cancel(MIN_GAP.saturating_sub(at.elapsed()), &cancel).await
+        if let Some(at) = next_call
+            && sleep_or_cancel(at.saturating_duration_since(Instant::now()), &cancel).await
         {
             return Ok(End::Cancelled);
         }
-        last_call = Some(Instant::now());
         let limit_used = limit;
         let call = reader
             .client
             .get_records()
             .shard_iterator(&iterator)
             .limit(limit_used)
+            .customize()
+            // Every call counts against the shard's five per second, so every retry goes
+            // through this loop's pacing and backoff instead of the SDK's (which would retry a
+            // throttled call at once).
+            .config_override(
+                aws_sdk_kinesis::config::Builder::new().retry_config(RetryConfig::disabled()),
+            )
             .send();
         let response = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(End::Cancelled),
             response = call => response,
         };
+        let ended = Instant::now();
+        next_call = Some(ended + gap);
         let output = match response {
             Ok(output) => output,
             Err(err) => {
@@ -142,9 +211,8 @@ pub async fn read_shard(
                         }
                     }
                     failure => {
-                        if reader.back_off(failure, &cancel).await? {
-                            return Ok(End::Cancelled);
-                        }
+                        let wait = reader.failed(failure)?;
+                        next_call = Some(ended + wait.max(gap));
                     }
                 }
                 continue;
@@ -161,7 +229,7 @@ pub async fn read_shard(
         };
         if returned > 0 {
             let bytes: usize = output.records.iter().map(|r| r.data.as_ref().len()).sum();
-            limit = next_limit(bytes, returned);
+            limit = next_limit(bytes, returned, call_bytes);
         }
         let (batch, cut) = convert(
             &reader.config,
@@ -204,7 +272,7 @@ pub async fn read_shard(
             return Ok(End::CaughtUp);
         }
         // A full page means more is waiting even where MillisBehindLatest says 0 (it is a time,
-        // and some emulators always send 0).
+        // and some emulators always send 0). Behind, the next call comes after `gap`.
         let behind = page.behind.unwrap_or(0);
         if behind > 0 || page.full || (closed && !reader.config.follow) {
             continue;
@@ -212,18 +280,16 @@ pub async fn read_shard(
         if returned == 0 && !closed && reader.config.until.is_some_and(|until| Utc::now() > until) {
             return Ok(End::Until);
         }
-        // Caught up: poll every interval, counted from the last call. The first time, wait a
-        // random part of it more, which spreads the shards' polls over the interval.
-        let mut wait = reader.config.poll_interval;
+        // Caught up: poll every interval (but no more often than the read rate allows), counted
+        // from the end of the last call. The first time, wait a random part of it more, which
+        // spreads the shards' polls over the interval.
+        let mut wait = reader.config.poll_interval.max(gap);
         if !caught_up_before {
             caught_up_before = true;
             let extra = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
             wait += Duration::from_millis(extra);
         }
-        let since_call = last_call.map(|at| at.elapsed()).unwrap_or_default();
-        if sleep_or_cancel(wait.saturating_sub(since_call), &cancel).await {
-            return Ok(End::Cancelled);
-        }
+        next_call = Some(ended + wait);
     }
 }
 
@@ -295,7 +361,14 @@ impl Reader {
 
     /// Waits before a retry; true when cancelled meanwhile. Fails after too many transient errors.
     async fn back_off(&mut self, failure: Failure, cancel: &CancellationToken) -> Result<bool> {
-        let wait = match failure {
+        let wait = self.failed(failure)?;
+        Ok(sleep_or_cancel(wait, cancel).await)
+    }
+
+    /// Counts a failed call and says how long to wait before the next; fails after too many
+    /// transient errors.
+    fn failed(&mut self, failure: Failure) -> Result<Duration> {
+        Ok(match failure {
             Failure::Transient(err) => {
                 let Some(wait) = self.transient.failed() else {
                     return Err(err.context(format!(
@@ -307,12 +380,12 @@ impl Reader {
                 wait
             }
             _ => {
-                tracing::debug!(shard = %self.shard, "throttled; backing off");
                 // Unbounded: never `None`.
-                self.throttled.failed().unwrap_or_default()
+                let wait = self.throttled.failed().unwrap_or_default();
+                tracing::debug!(shard = %self.shard, ?wait, "throttled; backing off");
+                wait
             }
-        };
-        Ok(sleep_or_cancel(wait, cancel).await)
+        })
     }
 }
 
@@ -393,10 +466,10 @@ pub(super) fn convert(
     (batch, None)
 }
 
-/// The record count that asks for about `CALL_BYTES`, from the last response's record sizes.
-fn next_limit(bytes: usize, records: usize) -> i32 {
+/// The record count that asks for about `call_bytes`, from the last response's record sizes.
+fn next_limit(bytes: usize, records: usize, call_bytes: usize) -> i32 {
     let average = (bytes / records.max(1)).max(1);
-    (CALL_BYTES / average).clamp(1, MAX_LIMIT as usize) as i32
+    (call_bytes / average).clamp(1, MAX_LIMIT as usize) as i32
 }
 
 /// Sleeps; true when cancelled first.
@@ -417,14 +490,55 @@ mod tests {
 
     #[test]
     fn limit_follows_record_size() {
-        assert_eq!(next_limit(200 * 100, 100), 5242);
-        assert_eq!(next_limit(10 * 100, 100), MAX_LIMIT);
+        let call_bytes = ReadRate::DEFAULT.call_bytes();
+        assert_eq!(next_limit(200 * 100, 100, call_bytes), 5242);
+        assert_eq!(next_limit(10 * 100, 100, call_bytes), MAX_LIMIT);
         assert_eq!(
-            next_limit(3 << 20, 3),
+            next_limit(3 << 20, 3, call_bytes),
             1,
             "KPL aggregates of 1 MB: one per call"
         );
-        assert_eq!(next_limit(0, 5), MAX_LIMIT);
+        assert_eq!(next_limit(0, 5, call_bytes), MAX_LIMIT);
+    }
+
+    #[test]
+    fn read_rates_are_checked() {
+        for bad in [0.0, -1.0, 5.01, 6.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(ReadRate::new(bad), None, "{bad}");
+        }
+        assert_eq!(ReadRate::new(5.0), Some(ReadRate(5.0)));
+        assert_eq!(
+            ReadRate::new(0.5).map(ReadRate::gap),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(ReadRate::DEFAULT.gap(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn every_rate_drains_the_shard_but_no_more() {
+        // The default asks for 1 MiB a call, as before pacing: the memory bound is unchanged.
+        assert_eq!(ReadRate::DEFAULT.call_bytes(), 1 << 20);
+        for rate in [1.0, 2.0, 2.5, 4.0, 5.0] {
+            let rate = ReadRate::new(rate).unwrap();
+            let per_second = rate.call_bytes() as f64 * rate.per_second();
+            assert!(
+                (per_second - SHARD_READ_BYTES as f64).abs() <= rate.per_second(),
+                "{rate:?}: {per_second} B/s"
+            );
+        }
+        // Below one call a second, the memory bound wins over draining at 2 MiB/s.
+        assert_eq!(ReadRate::new(0.5).unwrap().call_bytes(), MAX_CALL_BYTES);
+    }
+
+    #[test]
+    fn throttling_waits_about_a_second_first() {
+        let second = Duration::from_secs(1);
+        for _ in 0..20 {
+            let first = THROTTLED.delay(1);
+            assert!(first >= second / 2 && first <= second, "{first:?}");
+        }
+        assert!(THROTTLED.delay(3) >= 2 * second);
+        assert!(THROTTLED.delay(30) <= Duration::from_secs(5));
     }
 
     #[test]

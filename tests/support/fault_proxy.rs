@@ -1,6 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy in front of an emulator: it answers chosen Kinesis calls with
 //! an error (e.g. ProvisionedThroughputExceededException on GetRecords) and forwards the rest, so
-//! tests can prove that ktail rides out what no emulator produces on demand.
+//! tests can prove that ktail rides out what no emulator produces on demand. [`start_with`] takes
+//! any [`Intercept`], which may also watch the responses of the calls it picks (the realism
+//! layer's GetRecords throttling, `throttle.rs`, is one).
 //!
 //! Deliberately small: one thread per connection, requests framed by Content-Length, responses by
 //! Content-Length or chunked encoding, which is all the AWS SDK and the emulators use.
@@ -38,30 +40,17 @@ pub type Answer = Arc<dyn Fn(usize, &[u8]) -> Option<(u16, String)> + Send + Syn
 
 /// Proxies to `upstream`, letting `answer` reply to the `operation` calls it chooses.
 pub fn start_answering(upstream: &str, operation: &str, answer: Answer) -> FaultProxy {
-    let upstream = upstream
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
-    let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
     let injected = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(AtomicUsize::new(0));
-    let target = format!(".{operation}");
-    {
-        let injected = injected.clone();
-        let seen = seen.clone();
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let upstream = upstream.clone();
-                let (injected, seen, answer) = (injected.clone(), seen.clone(), answer.clone());
-                let target = target.clone();
-                thread::spawn(move || {
-                    let _ = serve(client, &upstream, &target, &answer, &injected, &seen);
-                });
-            }
-        });
-    }
+    let endpoint = start_with(
+        upstream,
+        Arc::new(OneOperation {
+            operation: operation.to_string(),
+            answer,
+            injected: injected.clone(),
+            seen: seen.clone(),
+        }),
+    );
     FaultProxy {
         endpoint,
         injected,
@@ -69,14 +58,65 @@ pub fn start_answering(upstream: &str, operation: &str, answer: Answer) -> Fault
     }
 }
 
-fn serve(
-    client: TcpStream,
-    upstream: &str,
-    target: &str,
-    answer: &Answer,
-    injected: &AtomicUsize,
-    seen: &AtomicUsize,
-) -> io::Result<()> {
+/// What a proxy does with the calls it sees. `operation` is the X-Amz-Target's part after the
+/// dot (e.g. "GetRecords"), or "" for a request without one.
+pub trait Intercept: Send + Sync + 'static {
+    /// Answers this call here with `(HTTP status, JSON body)` instead of forwarding it.
+    fn request(&self, operation: &str, body: &[u8]) -> Option<(u16, String)>;
+
+    /// Whether [`Intercept::response`] wants this call's response. Such responses are read whole
+    /// before they are passed on, so never ask for an event stream (SubscribeToShard).
+    fn wants_response(&self, _operation: &str) -> bool {
+        false
+    }
+
+    /// A forwarded call's response, with the request's body.
+    fn response(&self, _operation: &str, _request: &[u8], _status: u16, _body: &[u8]) {}
+}
+
+/// [`start_answering`]'s interception: `answer` picks among the calls of one operation.
+struct OneOperation {
+    operation: String,
+    answer: Answer,
+    injected: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Intercept for OneOperation {
+    fn request(&self, operation: &str, body: &[u8]) -> Option<(u16, String)> {
+        if operation != self.operation {
+            return None;
+        }
+        let n = self.seen.fetch_add(1, Ordering::SeqCst);
+        let answer = (self.answer)(n, body)?;
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        Some(answer)
+    }
+}
+
+/// Starts a proxy to `upstream` (`http://host:port`) that lets `intercept` answer or watch each
+/// call; returns its endpoint, `http://127.0.0.1:PORT`. It lives as long as the test binary.
+pub fn start_with(upstream: &str, intercept: Arc<dyn Intercept>) -> String {
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+    let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let upstream = upstream.clone();
+            let intercept = intercept.clone();
+            thread::spawn(move || {
+                let _ = serve(client, &upstream, &*intercept);
+            });
+        }
+    });
+    endpoint
+}
+
+fn serve(client: TcpStream, upstream: &str, intercept: &dyn Intercept) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     let server = TcpStream::connect(upstream)?;
@@ -91,20 +131,19 @@ fn serve(
             .unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
-        let targeted = header(&headers, "x-amz-target").is_some_and(|t| t.ends_with(target));
-        if targeted {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            if let Some((status, answer_body)) = answer(n, &body) {
-                injected.fetch_add(1, Ordering::SeqCst);
-                write!(
-                    client,
-                    "HTTP/1.1 {status} Injected\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{}",
-                    answer_body.len(),
-                    answer_body
-                )?;
-                client.flush()?;
-                continue;
-            }
+        let operation = header(&headers, "x-amz-target")
+            .and_then(|t| t.rsplit_once('.'))
+            .map_or("", |(_, op)| op)
+            .to_string();
+        if let Some((status, answer_body)) = intercept.request(&operation, &body) {
+            write!(
+                client,
+                "HTTP/1.1 {status} Injected\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{}",
+                answer_body.len(),
+                answer_body
+            )?;
+            client.flush()?;
+            continue;
         }
         server.write_all(&head)?;
         server.write_all(&body)?;
@@ -112,19 +151,64 @@ fn serve(
         let Some((response_head, response_headers)) = read_head(&mut server_reader)? else {
             return Ok(());
         };
-        client.write_all(&response_head)?;
-        if header(&response_headers, "transfer-encoding").is_some_and(|t| t.contains("chunked")) {
-            copy_chunked(&mut server_reader, &mut client)?;
-        } else {
-            let length = header(&response_headers, "content-length")
-                .and_then(|v| v.parse::<usize>().ok())
+        let chunked =
+            header(&response_headers, "transfer-encoding").is_some_and(|t| t.contains("chunked"));
+        if intercept.wants_response(&operation) {
+            // Read it whole, show it, pass it on framed by Content-Length.
+            let response = if chunked {
+                read_chunked(&mut server_reader)?
+            } else {
+                read_sized(&mut server_reader, &response_headers)?
+            };
+            let status_line = String::from_utf8_lossy(&response_head);
+            let status = status_line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let mut body = vec![0; length];
-            server_reader.read_exact(&mut body)?;
-            client.write_all(&body)?;
+            intercept.response(&operation, &body, status, &response);
+            client.write_all(&reframed(&response_head, response.len()))?;
+            client.write_all(&response)?;
+        } else {
+            client.write_all(&response_head)?;
+            if chunked {
+                copy_chunked(&mut server_reader, &mut client)?;
+            } else {
+                client.write_all(&read_sized(&mut server_reader, &response_headers)?)?;
+            }
         }
         client.flush()?;
     }
+}
+
+/// A body framed by Content-Length (none: empty).
+fn read_sized(reader: &mut impl BufRead, headers: &[(String, String)]) -> io::Result<Vec<u8>> {
+    let length = header(headers, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// A response head with its framing headers replaced by `content-length: length`.
+fn reframed(head: &[u8], length: usize) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if name != "content-length" && name != "transfer-encoding" {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("content-length: {length}\r\n\r\n"));
+    out.into_bytes()
 }
 
 /// The request or status line and headers, raw (to forward) and parsed; `None` at EOF.
@@ -156,6 +240,34 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// A chunked body, de-chunked (trailers are not used by the SDK or the emulators).
+fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
+    let mut framed = Vec::new();
+    copy_chunked(reader, &mut framed)?;
+    let mut body = Vec::new();
+    let mut rest = &framed[..];
+    loop {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(body);
+        };
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&rest[..end])
+                .trim()
+                .split(';')
+                .next()
+                .unwrap_or("0"),
+            16,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if size == 0 {
+            return Ok(body);
+        }
+        let start = end + 2;
+        body.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
+    }
 }
 
 fn copy_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> io::Result<()> {
