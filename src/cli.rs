@@ -25,6 +25,7 @@ Examples:
   ktail put log-stream < lines.txt               send lines as records
   ktail completions bash > ~/.local/share/bash-completion/completions/ktail
   ktail alias >> ~/.aws/cli/alias                aws ktail ... through the AWS CLI
+  ktail demo -n 5                                try it: no AWS account needed
   ktail man | man -l -                           this manual as a man page";
 
 /// `tail -f | grep` for Amazon Kinesis Data Streams.
@@ -72,6 +73,12 @@ pub enum Command {
     /// Print the AWS CLI alias line that makes `aws ktail …` work.
     #[command(after_help = "Example:\n  ktail alias >> ~/.aws/cli/alias")]
     Alias,
+    /// Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs.
+    #[cfg(feature = "demo")]
+    #[command(
+        after_help = "Examples:\n  ktail demo -n 5\n  ktail demo '\"status\":404' --prefix\n  ktail demo --serve"
+    )]
+    Demo(DemoArgs),
     /// Print the man page, or write one per subcommand into a directory.
     #[command(after_help = "Example:\n  ktail man | man -l -")]
     Man(ManArgs),
@@ -425,6 +432,38 @@ pub struct PutArgs {
     /// Partition key for every record (default: a random key per record).
     #[arg(long, value_name = "KEY", value_parser = parse_partition_key)]
     pub partition_key: Option<String>,
+}
+
+/// `ktail demo`'s flags. The defaults match `crate::demo` (a unit test there checks they agree).
+#[cfg(feature = "demo")]
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Regex the access log lines must match (default: the server errors).
+    #[arg(default_value = r#""status":5[0-9][0-9]"#)]
+    pub pattern: String,
+
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
+    #[command(flatten)]
+    pub stop: StopArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Only keep the embedded Kinesis and its traffic running, for other ktail commands.
+    ///
+    /// Prints on stdout the `export` lines that point the AWS SDK (and so `ktail ls`, `tail`,
+    /// `put` and `grep --local`) at it, e.g. for `eval`; Ctrl-C stops it.
+    #[arg(long, conflicts_with_all = [
+        "pattern", "invert_match", "ignore_case", "until", "max_records", "format", "timestamps",
+        "prefix",
+    ])]
+    pub serve: bool,
+
+    /// Port of the embedded Kinesis on 127.0.0.1 (with --serve).
+    #[arg(long, value_name = "N", default_value_t = 4567, requires = "serve")]
+    pub port: u16,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -51,6 +51,8 @@ pub enum Command {
     Alias,
     /// `ktail man`: print ktail(1), or write every page into this directory.
     Man(Option<PathBuf>),
+    #[cfg(feature = "demo")]
+    Demo(crate::demo::DemoCommand),
 }
 
 /// How `attach`, `status` and `ls` report (`-o`).
@@ -202,6 +204,8 @@ impl Config {
             cli::Command::Completions(args) => Command::Completions(args.shell),
             cli::Command::Alias => Command::Alias,
             cli::Command::Man(args) => Command::Man(args.dir),
+            #[cfg(feature = "demo")]
+            cli::Command::Demo(args) => Command::Demo(demo(args, &aws, color)?),
         };
         Ok(Config {
             aws,
@@ -447,6 +451,38 @@ fn put(args: cli::PutArgs) -> Result<PutCommand> {
         aggregate: args.aggregate,
         partition_key: args.partition_key,
     })
+}
+
+/// `ktail demo` brings its own endpoint, region and credentials: AWS flags would be ignored, so
+/// they are refused.
+#[cfg(feature = "demo")]
+fn demo(args: cli::DemoArgs, aws: &AwsOptions, color: bool) -> Result<crate::demo::DemoCommand> {
+    use crate::demo::{Demo, DemoCommand, SOURCE_STREAM};
+    for (flag, given) in [
+        ("--profile", aws.profile.is_some()),
+        ("--region", aws.region.is_some()),
+        ("--endpoint-url", aws.endpoint_url.is_some()),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "`ktail demo` runs on its own embedded Kinesis and takes no {flag}; drop it"
+            )));
+        }
+    }
+    if args.serve {
+        return Ok(DemoCommand::Serve { port: args.port });
+    }
+    let pattern = GrepPattern::new(args.pattern, match_options(&args.pattern_args))
+        .map_err(|e| usage(e.to_string()))?;
+    Ok(DemoCommand::Run(Demo {
+        pattern,
+        until: args.stop.until,
+        max_records: args.stop.max_records,
+        print: PrintOptions {
+            stream: SOURCE_STREAM.to_owned(),
+            ..print_options(&args.output, color)
+        },
+    }))
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub mod commands;
 pub mod config;
 #[cfg(feature = "cli")]
 pub mod context;
+#[cfg(feature = "demo")]
+pub mod demo;
 #[cfg(feature = "cli")]
 pub mod exit;
 #[cfg(feature = "cli")]

@@ -5,6 +5,7 @@ mod support;
 
 mod attach;
 mod cli;
+mod demo;
 mod efo;
 mod grep;
 mod kpl;

@@ -9,6 +9,8 @@ use crate::exit::ExitCode;
 pub mod alias;
 pub mod attach;
 pub mod completions;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod detach;
 pub mod grep;
 pub mod ls;
@@ -32,5 +34,7 @@ pub async fn run(config: Config) -> Result<ExitCode> {
         Command::Completions(shell) => completions::run(shell),
         Command::Alias => alias::run(),
         Command::Man(dir) => man::run(dir),
+        #[cfg(feature = "demo")]
+        Command::Demo(demo) => demo::run(&ctx, demo).await,
     }
 }
