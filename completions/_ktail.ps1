@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Send lines from stdin (or a file) to a stream as records')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('alias', 'alias', [CompletionResultType]::ParameterValue, 'Print the AWS CLI alias line that makes `aws ktail …` work')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one per subcommand into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -59,6 +60,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
             [CompletionResult]::new('--grep', '--grep', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
             [CompletionResult]::new('--poll-interval', '--poll-interval', [CompletionResultType]::ParameterName, 'How often a caught-up shard is polled (at least 200ms)')
+            [CompletionResult]::new('--max-read-rate', '--max-read-rate', [CompletionResultType]::ParameterName, 'GetRecords calls per second per shard, at most (more than 0, at most 5)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)')
             [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'Send every AWS call to this endpoint, e.g. a local emulator')
@@ -253,6 +255,35 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'ktail;demo' {
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)')
+            [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit after this many records have been printed')
+            [CompletionResult]::new('--max-records', '--max-records', [CompletionResultType]::ParameterName, 'Exit after this many records have been printed')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the embedded Kinesis on 127.0.0.1 (with --serve)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)')
+            [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'Send every AWS call to this endpoint, e.g. a local emulator')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Forward records that do NOT match')
+            [CompletionResult]::new('--invert-match', '--invert-match', [CompletionResultType]::ParameterName, 'Forward records that do NOT match')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Match regardless of case')
+            [CompletionResult]::new('--ignore-case', '--ignore-case', [CompletionResultType]::ParameterName, 'Match regardless of case')
+            [CompletionResult]::new('--timestamps', '--timestamps', [CompletionResultType]::ParameterName, 'Prefix each line with the record''s approximate arrival time')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Prefix each line with its shard id (coloured per shard on a terminal)')
+            [CompletionResult]::new('--lf', '--lf', [CompletionResultType]::ParameterName, 'Accepted for kinesis-tailf users; line mode already ends records with a newline')
+            [CompletionResult]::new('--serve', '--serve', [CompletionResultType]::ParameterName, 'Only keep the embedded Kinesis and its traffic running, for other ktail commands')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log AWS SDK activity to stderr (credentials are never logged)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'ktail;man' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write ktail.1 and ktail-SUBCOMMAND.1 into this directory instead of printing ktail.1')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
@@ -278,6 +309,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Send lines from stdin (or a file) to a stream as records')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('alias', 'alias', [CompletionResultType]::ParameterValue, 'Print the AWS CLI alias line that makes `aws ktail …` work')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one per subcommand into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -307,6 +339,9 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             break
         }
         'ktail;help;alias' {
+            break
+        }
+        'ktail;help;demo' {
             break
         }
         'ktail;help;man' {

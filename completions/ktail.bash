@@ -25,6 +25,9 @@ _ktail() {
             ktail,completions)
                 cmd="ktail__subcmd__completions"
                 ;;
+            ktail,demo)
+                cmd="ktail__subcmd__demo"
+                ;;
             ktail,detach)
                 cmd="ktail__subcmd__detach"
                 ;;
@@ -58,6 +61,9 @@ _ktail() {
             ktail__subcmd__help,completions)
                 cmd="ktail__subcmd__help__subcmd__completions"
                 ;;
+            ktail__subcmd__help,demo)
+                cmd="ktail__subcmd__help__subcmd__demo"
+                ;;
             ktail__subcmd__help,detach)
                 cmd="ktail__subcmd__help__subcmd__detach"
                 ;;
@@ -89,7 +95,7 @@ _ktail() {
 
     case "${cmd}" in
         ktail)
-            opts="-q -h -V --profile --region --endpoint-url --color --quiet --debug --help --version tail grep attach detach status ls put completions alias man help"
+            opts="-q -h -V --profile --region --endpoint-url --color --quiet --debug --help --version tail grep attach detach status ls put completions alias demo man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +258,64 @@ _ktail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ktail__subcmd__demo)
+            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --end --until --max-records --output --timestamps --prefix --lf --serve --port --profile --region --endpoint-url --color --quiet --debug --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-records)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "line raw json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "line raw json" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ktail__subcmd__detach)
             opts="-v -i -q -h -V --invert-match --ignore-case --all --purge --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -373,7 +437,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__help)
-            opts="tail grep attach detach status ls put completions alias man help"
+            opts="tail grep attach detach status ls put completions alias demo man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +479,20 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ktail__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -689,7 +767,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__tail)
-            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --no-deaggregate --poll-interval --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --no-deaggregate --poll-interval --max-read-rate --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +822,10 @@ _ktail() {
                     return 0
                     ;;
                 --poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-read-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand put 'Send lines from stdin (or a file) to a stream as records'
             cand completions 'Print a shell completion script'
             cand alias 'Print the AWS CLI alias line that makes `aws ktail …` work'
+            cand demo 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs'
             cand man 'Print the man page, or write one per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -55,6 +56,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand -g 'Print only records matching this regex (repeatable: any may match)'
             cand --grep 'Print only records matching this regex (repeatable: any may match)'
             cand --poll-interval 'How often a caught-up shard is polled (at least 200ms)'
+            cand --max-read-rate 'GetRecords calls per second per shard, at most (more than 0, at most 5)'
             cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
             cand --region 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)'
             cand --endpoint-url 'Send every AWS call to this endpoint, e.g. a local emulator'
@@ -240,6 +242,34 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'ktail;demo'= {
+            cand --until 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)'
+            cand --end 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)'
+            cand -n 'Exit after this many records have been printed'
+            cand --max-records 'Exit after this many records have been printed'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --port 'Port of the embedded Kinesis on 127.0.0.1 (with --serve)'
+            cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
+            cand --region 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)'
+            cand --endpoint-url 'Send every AWS call to this endpoint, e.g. a local emulator'
+            cand --color 'When to colour output'
+            cand -v 'Forward records that do NOT match'
+            cand --invert-match 'Forward records that do NOT match'
+            cand -i 'Match regardless of case'
+            cand --ignore-case 'Match regardless of case'
+            cand --timestamps 'Prefix each line with the record''s approximate arrival time'
+            cand --prefix 'Prefix each line with its shard id (coloured per shard on a terminal)'
+            cand --lf 'Accepted for kinesis-tailf users; line mode already ends records with a newline'
+            cand --serve 'Only keep the embedded Kinesis and its traffic running, for other ktail commands'
+            cand -q 'Print nothing on stderr but errors'
+            cand --quiet 'Print nothing on stderr but errors'
+            cand --debug 'Log AWS SDK activity to stderr (credentials are never logged)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'ktail;man'= {
             cand --dir 'Write ktail.1 and ktail-SUBCOMMAND.1 into this directory instead of printing ktail.1'
             cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
@@ -264,6 +294,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand put 'Send lines from stdin (or a file) to a stream as records'
             cand completions 'Print a shell completion script'
             cand alias 'Print the AWS CLI alias line that makes `aws ktail …` work'
+            cand demo 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs'
             cand man 'Print the man page, or write one per subcommand into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -284,6 +315,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
         &'ktail;help;completions'= {
         }
         &'ktail;help;alias'= {
+        }
+        &'ktail;help;demo'= {
         }
         &'ktail;help;man'= {
         }

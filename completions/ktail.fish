@@ -43,6 +43,7 @@ complete -c ktail -n "__fish_ktail_needs_command" -f -a "ls" -d 'List the stream
 complete -c ktail -n "__fish_ktail_needs_command" -f -a "put" -d 'Send lines from stdin (or a file) to a stream as records'
 complete -c ktail -n "__fish_ktail_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c ktail -n "__fish_ktail_needs_command" -f -a "alias" -d 'Print the AWS CLI alias line that makes `aws ktail …` work'
+complete -c ktail -n "__fish_ktail_needs_command" -f -a "demo" -d 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs'
 complete -c ktail -n "__fish_ktail_needs_command" -f -a "man" -d 'Print the man page, or write one per subcommand into a directory'
 complete -c ktail -n "__fish_ktail_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
@@ -55,6 +56,7 @@ raw\t'Each record\'s bytes exactly as stored'
 json\t'One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data'"
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s g -l grep -d 'Print only records matching this regex (repeatable: any may match)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l poll-interval -d 'How often a caught-up shard is polled (at least 200ms)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand tail" -l max-read-rate -d 'GetRecords calls per second per shard, at most (more than 0, at most 5)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l region -d 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile\'s region)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l endpoint-url -d 'Send every AWS call to this endpoint, e.g. a local emulator' -r
@@ -204,6 +206,28 @@ complete -c ktail -n "__fish_ktail_using_subcommand alias" -s q -l quiet -d 'Pri
 complete -c ktail -n "__fish_ktail_using_subcommand alias" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
 complete -c ktail -n "__fish_ktail_using_subcommand alias" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand alias" -s V -l version -d 'Print version'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l until -l end -d 'Stop at records that arrived after this time (a duration from now, RFC 3339, or local)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s n -l max-records -d 'Exit after this many records have been printed' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s o -l output -d 'Output format' -r -f -a "line\t'Each record\'s data followed by a newline unless it already ends with one'
+raw\t'Each record\'s bytes exactly as stored'
+json\t'One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data'"
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l port -d 'Port of the embedded Kinesis on 127.0.0.1 (with --serve)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l region -d 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile\'s region)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l endpoint-url -d 'Send every AWS call to this endpoint, e.g. a local emulator' -r
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l color -d 'When to colour output' -r -f -a "auto\t'Colour when stdout is a terminal and $NO_COLOR is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s v -l invert-match -d 'Forward records that do NOT match'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s i -l ignore-case -d 'Match regardless of case'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l timestamps -d 'Prefix each line with the record\'s approximate arrival time'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l prefix -d 'Prefix each line with its shard id (coloured per shard on a terminal)'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l lf -d 'Accepted for kinesis-tailf users; line mode already ends records with a newline'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l serve -d 'Only keep the embedded Kinesis and its traffic running, for other ktail commands'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ktail -n "__fish_ktail_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c ktail -n "__fish_ktail_using_subcommand man" -l dir -d 'Write ktail.1 and ktail-SUBCOMMAND.1 into this directory instead of printing ktail.1' -r -F
 complete -c ktail -n "__fish_ktail_using_subcommand man" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
 complete -c ktail -n "__fish_ktail_using_subcommand man" -l region -d 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile\'s region)' -r
@@ -215,14 +239,15 @@ complete -c ktail -n "__fish_ktail_using_subcommand man" -s q -l quiet -d 'Print
 complete -c ktail -n "__fish_ktail_using_subcommand man" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
 complete -c ktail -n "__fish_ktail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand man" -s V -l version -d 'Print version'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "tail" -d 'Follow every shard of a stream, like `tail -f`'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "grep" -d 'Filter a stream on the server side and tail the matches; cleans up on exit'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "attach" -d 'Deploy the grep Lambda and wire it to a stream; prints the filtered stream\'s name'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "detach" -d 'Remove what `ktail attach` wired to a stream'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "status" -d 'List every grep ktail has attached in this region'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "ls" -d 'List the streams in this region'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "put" -d 'Send lines from stdin (or a file) to a stream as records'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "alias" -d 'Print the AWS CLI alias line that makes `aws ktail …` work'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "man" -d 'Print the man page, or write one per subcommand into a directory'
-complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "tail" -d 'Follow every shard of a stream, like `tail -f`'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "grep" -d 'Filter a stream on the server side and tail the matches; cleans up on exit'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "attach" -d 'Deploy the grep Lambda and wire it to a stream; prints the filtered stream\'s name'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "detach" -d 'Remove what `ktail attach` wired to a stream'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "status" -d 'List every grep ktail has attached in this region'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "ls" -d 'List the streams in this region'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "put" -d 'Send lines from stdin (or a file) to a stream as records'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "alias" -d 'Print the AWS CLI alias line that makes `aws ktail …` work'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "demo" -d 'Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "man" -d 'Print the man page, or write one per subcommand into a directory'
+complete -c ktail -n "__fish_ktail_using_subcommand help; and not __fish_seen_subcommand_from tail grep attach detach status ls put completions alias demo man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
