@@ -582,7 +582,7 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 }
 
 /// A partition key is 1 to 256 Unicode characters (Kinesis' rule); `--shard-key` names one too.
-const MAX_PARTITION_KEY_CHARS: usize = 256;
+const MAX_PARTITION_KEY_CHARS: usize = *crate::contract::PARTITION_KEY_CHARS.end();
 
 /// `--partition-key` and `--shard-key`: one rule for both.
 fn parse_partition_key(s: &str) -> Result<String, String> {

@@ -4,6 +4,7 @@
 //! matchers alone: `kpl`, `decode`, `filter` and `pattern` have no CLI or AWS dependencies;
 //! everything else sits behind the default `cli` feature.
 
+pub mod contract;
 pub mod decode;
 pub mod filter;
 pub mod kpl;

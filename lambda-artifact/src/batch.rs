@@ -10,16 +10,10 @@ use std::ops::Range;
 
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use bytes::Bytes;
+use ktail::contract::{MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL};
 use ktail::filter::Matcher;
 use ktail::kpl::{self, Aggregator};
 use md5::{Digest, Md5};
-
-/// PutRecords accepts at most this many records per call.
-pub const MAX_RECORDS_PER_CALL: usize = 500;
-/// PutRecords accepts at most this many bytes (data and partition keys) per call.
-pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
-/// A Kinesis record's data and partition key together are at most this many bytes.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// The source record an output record comes from, as Lambda names it in a batch item failure.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,30 +3,14 @@
 
 use std::fmt;
 
+use ktail::contract::{StreamRef, env};
 use ktail::filter::{MatchOptions, Matcher};
-
-/// Where matches go: Kinesis accepts either a stream name or its ARN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamTarget {
-    Name(String),
-    Arn(String),
-}
-
-impl StreamTarget {
-    pub fn parse(value: &str) -> Self {
-        if value.starts_with("arn:") {
-            StreamTarget::Arn(value.to_owned())
-        } else {
-            StreamTarget::Name(value.to_owned())
-        }
-    }
-}
 
 /// Everything an invocation needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub matcher: Matcher,
-    pub output: StreamTarget,
+    pub output: StreamRef,
     /// Unix seconds after which the attachment is abandoned (the client that made it is gone).
     pub expires_at: Option<u64>,
     /// The function's own name, to find its event source mappings when it expires.
@@ -53,31 +37,38 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let pattern = lookup("MATCH").ok_or_else(|| {
-            ConfigError("MATCH is not set: set it to the regular expression to forward".into())
+        let pattern = lookup(env::MATCH).ok_or_else(|| {
+            ConfigError(format!(
+                "{} is not set: set it to the regular expression to forward",
+                env::MATCH
+            ))
         })?;
-        let output = lookup("STREAM_NAME")
+        let output = lookup(env::STREAM_NAME)
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| {
-                ConfigError(
-                    "STREAM_NAME is not set: set it to the output stream's name or ARN".into(),
-                )
+                ConfigError(format!(
+                    "{} is not set: set it to the output stream's name or ARN",
+                    env::STREAM_NAME
+                ))
             })?;
         let options = MatchOptions {
-            invert: flag(&lookup, "MATCH_INVERT")?,
-            ignore_case: flag(&lookup, "MATCH_IGNORE_CASE")?,
+            invert: flag(&lookup, env::MATCH_INVERT)?,
+            ignore_case: flag(&lookup, env::MATCH_IGNORE_CASE)?,
         };
         let matcher = Matcher::new(&[pattern], options)
-            .map_err(|e| ConfigError(format!("MATCH is not a valid pattern: {e}")))?;
-        let expires_at = match lookup("KTAIL_EXPIRES_AT").filter(|s| !s.trim().is_empty()) {
+            .map_err(|e| ConfigError(format!("{} is not a valid pattern: {e}", env::MATCH)))?;
+        let expires_at = match lookup(env::EXPIRES_AT).filter(|s| !s.trim().is_empty()) {
             None => None,
             Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
-                ConfigError(format!("KTAIL_EXPIRES_AT must be unix seconds, not {v:?}"))
+                ConfigError(format!(
+                    "{} must be unix seconds, not {v:?}",
+                    env::EXPIRES_AT
+                ))
             })?),
         };
         Ok(Config {
             matcher,
-            output: StreamTarget::parse(output.trim()),
+            output: StreamRef::parse(output.trim()),
             expires_at,
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|s| !s.is_empty()),
         })
@@ -85,13 +76,14 @@ impl Config {
 }
 
 fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, ConfigError> {
-    match lookup(name).as_deref().map(str::trim) {
-        None | Some("") => Ok(false),
-        Some(v) if v == "1" || v.eq_ignore_ascii_case("true") => Ok(true),
-        Some(v) if v == "0" || v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(ConfigError(format!(
-            "{name} must be true, false, 1 or 0, not {v:?}"
-        ))),
+    match lookup(name) {
+        None => Ok(false),
+        Some(v) => env::parse_flag(&v).ok_or_else(|| {
+            ConfigError(format!(
+                "{name} must be true, false, 1 or 0, not {:?}",
+                v.trim()
+            ))
+        }),
     }
 }
 
@@ -110,7 +102,7 @@ mod tests {
     #[test]
     fn minimal_configuration() {
         let c = config(&[("MATCH", "err"), ("STREAM_NAME", "out")]).unwrap();
-        assert_eq!(c.output, StreamTarget::Name("out".into()));
+        assert_eq!(c.output, StreamRef::Name("out".into()));
         assert!(c.matcher.is_match(b"an err"));
         assert!(!c.matcher.is_match(b"an ERR"));
         assert_eq!(c.expires_at, None);
@@ -130,7 +122,7 @@ mod tests {
             ("AWS_LAMBDA_FUNCTION_NAME", "ktail-grep-x"),
         ])
         .unwrap();
-        assert!(matches!(c.output, StreamTarget::Arn(_)));
+        assert!(matches!(c.output, StreamRef::Arn { .. }));
         assert!(!c.matcher.is_match(b"ERR"));
         assert!(c.matcher.is_match(b"fine"));
         assert_eq!(c.expires_at, Some(1_700_000_000));

@@ -16,7 +16,7 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use ktail::retry::{Backoff, Retry};
 
 use crate::batch::Entry;
-use crate::config::StreamTarget;
+use ktail::contract::StreamRef;
 
 /// How long to wait between attempts: doubling from 50 ms, never more than 2 s; how many is
 /// bounded by the invocation's deadline.
@@ -43,12 +43,12 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Forwarder {
     client: Client,
-    target: StreamTarget,
+    target: StreamRef,
     backoff: Backoff,
 }
 
 impl Forwarder {
-    pub fn new(client: Client, target: StreamTarget) -> Self {
+    pub fn new(client: Client, target: StreamRef) -> Self {
         Forwarder {
             client,
             target,
@@ -103,8 +103,8 @@ impl Forwarder {
                 .collect();
             let request = self.client.put_records().set_records(Some(records));
             let request = match &self.target {
-                StreamTarget::Name(name) => request.stream_name(name),
-                StreamTarget::Arn(arn) => request.stream_arn(arn),
+                StreamRef::Name(name) => request.stream_name(name),
+                StreamRef::Arn { arn, .. } => request.stream_arn(arn),
             };
             outcome.calls += 1;
             let retryable = match request.send().await {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 
-pub use config::{Config, ConfigError, StreamTarget};
+pub use config::{Config, ConfigError};
 use forward::Forwarder;
 
 /// Time kept back from the invocation's deadline to return the response before Lambda kills us.

@@ -28,16 +28,14 @@ use tokio::sync::mpsc;
 
 use crate::config::PutCommand;
 use crate::context::Context;
+use crate::contract::{MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL};
 use crate::exit::{ExitCode, usage};
 use crate::kinesis::StreamRef;
-use crate::kpl::{AggregatedRecord, Aggregator, MAX_RECORD_BYTES};
+use crate::kpl::{AggregatedRecord, Aggregator};
 use crate::progress::Feedback;
 use crate::retry::{Backoff, Retry};
 use crate::signals::{self, CancellationToken, Listen};
 
-/// PutRecords limits: records per request, and bytes of data plus partition keys per request.
-const MAX_BATCH_RECORDS: usize = 500;
-const MAX_BATCH_BYTES: usize = 5 * 1024 * 1024;
 /// How long a partial batch waits for more input before it is sent (the KPL's default is 100 ms).
 const LINGER: Duration = Duration::from_millis(100);
 /// Rounds of resending failed entries, and the first pause between them (doubled each round,
@@ -214,7 +212,7 @@ struct Batch {
 
 impl Batch {
     fn fits(&self, entry: &Entry) -> bool {
-        self.entries.len() < MAX_BATCH_RECORDS && self.bytes + entry.size <= MAX_BATCH_BYTES
+        self.entries.len() < MAX_RECORDS_PER_CALL && self.bytes + entry.size <= MAX_BYTES_PER_CALL
     }
 
     fn push(&mut self, entry: Entry) {
@@ -528,12 +526,12 @@ mod tests {
     #[test]
     fn a_batch_holds_at_most_500_records() {
         let mut batch = Batch::default();
-        for _ in 0..MAX_BATCH_RECORDS {
+        for _ in 0..MAX_RECORDS_PER_CALL {
             assert!(batch.fits(&entry(10)));
             batch.push(entry(10));
         }
         assert!(!batch.fits(&entry(10)));
-        assert_eq!(batch.take().len(), MAX_BATCH_RECORDS);
+        assert_eq!(batch.take().len(), MAX_RECORDS_PER_CALL);
         assert!(batch.is_empty() && batch.fits(&entry(10)));
     }
 

@@ -24,9 +24,9 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use bytes::Bytes;
 
+use crate::contract::env;
 use crate::filter::{MatchOptions, Matcher};
 use crate::kpl::{self, Aggregator};
-use crate::lambda::{ENV_IGNORE_CASE, ENV_INVERT, ENV_MATCH, ENV_STREAM_NAME};
 
 /// PutRecords takes at most this many entries per call.
 const ENTRIES_PER_CALL: usize = 500;
@@ -38,14 +38,14 @@ pub fn environment(
     filtered_stream: &str,
 ) -> HashMap<String, String> {
     let mut env = HashMap::from([
-        (ENV_MATCH.to_owned(), pattern.to_owned()),
-        (ENV_STREAM_NAME.to_owned(), filtered_stream.to_owned()),
+        (env::MATCH.to_owned(), pattern.to_owned()),
+        (env::STREAM_NAME.to_owned(), filtered_stream.to_owned()),
     ]);
     if options.invert {
-        env.insert(ENV_INVERT.to_owned(), "true".to_owned());
+        env.insert(env::MATCH_INVERT.to_owned(), "true".to_owned());
     }
     if options.ignore_case {
-        env.insert(ENV_IGNORE_CASE.to_owned(), "true".to_owned());
+        env.insert(env::MATCH_IGNORE_CASE.to_owned(), "true".to_owned());
     }
     env
 }
@@ -63,18 +63,18 @@ impl Function {
     pub fn new(sdk: &SdkConfig, env: &HashMap<String, String>) -> Result<Function> {
         let flag = |name: &str| env.get(name).is_some_and(|v| v == "true" || v == "1");
         let pattern = env
-            .get(ENV_MATCH)
-            .ok_or_else(|| anyhow!("{ENV_MATCH} is not set"))?;
+            .get(env::MATCH)
+            .ok_or_else(|| anyhow!("{} is not set", env::MATCH))?;
         let options = MatchOptions {
-            invert: flag(ENV_INVERT),
-            ignore_case: flag(ENV_IGNORE_CASE),
+            invert: flag(env::MATCH_INVERT),
+            ignore_case: flag(env::MATCH_IGNORE_CASE),
         };
         let matcher = Matcher::new(&[pattern], options)
-            .map_err(|e| anyhow!("{ENV_MATCH} is not a valid pattern: {e}"))?;
+            .map_err(|e| anyhow!("{} is not a valid pattern: {e}", env::MATCH))?;
         let filtered_stream = env
-            .get(ENV_STREAM_NAME)
+            .get(env::STREAM_NAME)
             .cloned()
-            .ok_or_else(|| anyhow!("{ENV_STREAM_NAME} is not set"))?;
+            .ok_or_else(|| anyhow!("{} is not set", env::STREAM_NAME))?;
         Ok(Function {
             matcher,
             filtered_stream,

@@ -15,7 +15,6 @@ pub mod reader;
 pub mod shards;
 pub mod streams;
 
-use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,32 +61,10 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
-/// A stream as the user named it. Requests carry the name when a name was given and the ARN only
-/// when an ARN was given (some emulators accept no StreamARN on GetShardIterator).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamRef {
-    Name(String),
-    Arn { arn: String, name: String },
-}
+pub use crate::contract::StreamRef;
 
+/// The stream on the Kinesis requests that name one, as [`StreamRef`] says.
 impl StreamRef {
-    pub fn parse(stream: &str) -> StreamRef {
-        match stream.strip_prefix("arn:") {
-            Some(rest) => StreamRef::Arn {
-                arn: stream.to_string(),
-                name: rest.rsplit('/').next().unwrap_or(rest).to_string(),
-            },
-            None => StreamRef::Name(stream.to_string()),
-        }
-    }
-
-    /// The stream's name (the last part of an ARN).
-    pub fn name(&self) -> &str {
-        match self {
-            StreamRef::Name(name) | StreamRef::Arn { name, .. } => name,
-        }
-    }
-
     pub fn apply_list(&self, request: ListShardsFluentBuilder) -> ListShardsFluentBuilder {
         match self {
             StreamRef::Name(name) => request.stream_name(name),
@@ -102,15 +79,6 @@ impl StreamRef {
         match self {
             StreamRef::Name(name) => request.stream_name(name),
             StreamRef::Arn { arn, .. } => request.stream_arn(arn),
-        }
-    }
-}
-
-impl fmt::Display for StreamRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StreamRef::Name(name) => f.write_str(name),
-            StreamRef::Arn { arn, .. } => f.write_str(arn),
         }
     }
 }
@@ -488,16 +456,5 @@ mod tests {
             (2, true)
         );
         assert_eq!(*lines.lock().unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
-    }
-
-    #[test]
-    fn stream_refs() {
-        let arn = StreamRef::parse("arn:aws:kinesis:us-east-1:123456789012:stream/logs");
-        assert_eq!(arn.name(), "logs");
-        assert_eq!(
-            arn.to_string(),
-            "arn:aws:kinesis:us-east-1:123456789012:stream/logs"
-        );
-        assert_eq!(StreamRef::parse("logs"), StreamRef::Name("logs".into()));
     }
 }

@@ -15,7 +15,7 @@ use super::proto::{self, EXPLICIT_HASH_KEY_TABLE, PARTITION_KEY_TABLE, RECORDS};
 use super::{DIGEST_LEN, MAGIC};
 
 /// Kinesis' limit for one record: data plus partition key (PutRecord/PutRecords), 1 MiB.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub use crate::contract::MAX_RECORD_BYTES;
 
 /// One Kinesis record ready to put: an aggregate of several user records, or one user record plain.
 #[derive(Debug, Clone, PartialEq, Eq)]

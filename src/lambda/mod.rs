@@ -45,19 +45,13 @@ use serde::Serialize;
 pub use artifact::Architecture;
 pub use output_stream::Capacity;
 
+use crate::contract::env;
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher, PatternError};
 use crate::kinesis::Start;
 use crate::progress::Progress;
 use crate::retry::Backoff;
 use names::{Identity, StreamArn};
-
-/// Function environment variables (the contract with the grep function).
-pub const ENV_MATCH: &str = "MATCH";
-pub const ENV_STREAM_NAME: &str = "STREAM_NAME";
-pub const ENV_INVERT: &str = "MATCH_INVERT";
-pub const ENV_IGNORE_CASE: &str = "MATCH_IGNORE_CASE";
-pub const ENV_EXPIRES_AT: &str = "KTAIL_EXPIRES_AT";
 
 /// The three clients attach, detach and status need, built from the run's one `SdkConfig`.
 #[derive(Debug, Clone)]
@@ -375,18 +369,18 @@ fn function_env(
     expires_at: Option<i64>,
 ) -> HashMap<String, String> {
     let mut env = HashMap::from([
-        (ENV_MATCH.to_owned(), plan.pattern.text().to_owned()),
-        (ENV_STREAM_NAME.to_owned(), output_stream.to_owned()),
+        (env::MATCH.to_owned(), plan.pattern.text().to_owned()),
+        (env::STREAM_NAME.to_owned(), output_stream.to_owned()),
     ]);
     let options = plan.pattern.options();
     if options.invert {
-        env.insert(ENV_INVERT.to_owned(), "true".to_owned());
+        env.insert(env::MATCH_INVERT.to_owned(), env::TRUE.to_owned());
     }
     if options.ignore_case {
-        env.insert(ENV_IGNORE_CASE.to_owned(), "true".to_owned());
+        env.insert(env::MATCH_IGNORE_CASE.to_owned(), env::TRUE.to_owned());
     }
     if let Some(at) = expires_at {
-        env.insert(ENV_EXPIRES_AT.to_owned(), at.to_string());
+        env.insert(env::EXPIRES_AT.to_owned(), at.to_string());
     }
     env
 }
@@ -398,7 +392,7 @@ pub async fn renew_ttl(clients: &Clients, function_name: &str, ttl: Duration) ->
     function::set_env(
         &clients.lambda,
         function_name,
-        ENV_EXPIRES_AT,
+        env::EXPIRES_AT,
         &at.to_string(),
     )
     .await?;
@@ -605,7 +599,7 @@ impl Found {
     fn target(&self) -> Target {
         Target {
             function_name: self.function_name.clone(),
-            output_stream: self.env.get(ENV_STREAM_NAME).cloned(),
+            output_stream: self.env.get(env::STREAM_NAME).cloned(),
             role_name: self
                 .role_arn
                 .as_deref()
@@ -695,15 +689,15 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
         let first = mappings.first();
         let expires = f
             .env
-            .get(ENV_EXPIRES_AT)
+            .get(env::EXPIRES_AT)
             .and_then(|s| s.parse::<i64>().ok())
             .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0));
         out.push(AttachmentStatus {
             source_stream: f.source.clone().unwrap_or_default(),
-            pattern: f.env.get(ENV_MATCH).cloned().unwrap_or_default(),
+            pattern: f.env.get(env::MATCH).cloned().unwrap_or_default(),
             options: names::options_label(MatchOptions {
-                invert: is_true(f.env.get(ENV_INVERT)),
-                ignore_case: is_true(f.env.get(ENV_IGNORE_CASE)),
+                invert: is_true(f.env.get(env::MATCH_INVERT)),
+                ignore_case: is_true(f.env.get(env::MATCH_IGNORE_CASE)),
             }),
             state: first
                 .and_then(|m| m.state())
@@ -713,7 +707,7 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
                 .and_then(|m| m.last_processing_result())
                 .map(str::to_owned),
             function: f.function_name.clone(),
-            output_stream: f.env.get(ENV_STREAM_NAME).cloned(),
+            output_stream: f.env.get(env::STREAM_NAME).cloned(),
             mapping_uuid: first.and_then(|m| m.uuid()).map(str::to_owned),
             created: f.tags.get(names::TAG_CREATED).cloned(),
             expires_at: expires.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
@@ -758,7 +752,7 @@ pub async fn enabled_greps_by_stream(
 }
 
 fn is_true(value: Option<&String>) -> bool {
-    value.is_some_and(|v| v == "true" || v == "1")
+    value.is_some_and(|v| env::parse_flag(v) == Some(true))
 }
 
 /// How long a new or changed role or policy may take to become visible to Lambda: IAM is eventually
@@ -846,12 +840,12 @@ mod tests {
             },
         );
         let env = function_env(&p, "out", Some(1_700_000_000));
-        assert_eq!(env[ENV_MATCH], "a.b");
-        assert_eq!(env[ENV_STREAM_NAME], "out");
-        assert_eq!(env[ENV_INVERT], "true");
-        assert!(!env.contains_key(ENV_IGNORE_CASE));
-        assert_eq!(env[ENV_EXPIRES_AT], "1700000000");
-        assert!(!function_env(&plan("x"), "out", None).contains_key(ENV_EXPIRES_AT));
+        assert_eq!(env[env::MATCH], "a.b");
+        assert_eq!(env[env::STREAM_NAME], "out");
+        assert_eq!(env[env::MATCH_INVERT], "true");
+        assert!(!env.contains_key(env::MATCH_IGNORE_CASE));
+        assert_eq!(env[env::EXPIRES_AT], "1700000000");
+        assert!(!function_env(&plan("x"), "out", None).contains_key(env::EXPIRES_AT));
     }
 
     #[test]
