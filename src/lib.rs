@@ -9,6 +9,8 @@ pub mod decode;
 pub mod filter;
 pub mod kpl;
 pub mod pattern;
+#[cfg(feature = "writer")]
+pub mod put_records;
 pub mod retry;
 
 #[cfg(feature = "cli")]

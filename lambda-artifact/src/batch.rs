@@ -10,9 +10,10 @@ use std::ops::Range;
 
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use bytes::Bytes;
-use ktail::contract::{MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL};
+use ktail::contract::MAX_RECORD_BYTES;
 use ktail::filter::Matcher;
 use ktail::kpl::{self, Aggregator};
+use ktail::put_records;
 use md5::{Digest, Md5};
 
 /// The source record an output record comes from, as Lambda names it in a batch item failure.
@@ -79,7 +80,7 @@ impl Plan {
 
     /// The entries split into PutRecords calls, in order, each within the API's limits.
     pub fn calls(&self) -> Vec<Range<usize>> {
-        calls(&self.entries)
+        put_records::calls(&self.entries)
     }
 }
 
@@ -160,26 +161,6 @@ fn shard_id(record: &KinesisEventRecord) -> &str {
         .and_then(|id| id.split_once(':').map(|(shard, _)| shard))
         .filter(|shard| !shard.is_empty())
         .unwrap_or("shardId-unknown")
-}
-
-/// Splits entries into consecutive PutRecords calls within the record-count and byte limits.
-pub fn calls(entries: &[Entry]) -> Vec<Range<usize>> {
-    let mut calls = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, entry) in entries.iter().enumerate() {
-        let size = entry.size();
-        if i > start && (i - start == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
-            calls.push(start..i);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < entries.len() {
-        calls.push(start..entries.len());
-    }
-    calls
 }
 
 #[cfg(test)]
@@ -335,6 +316,7 @@ pub(crate) mod tests {
     fn calls_respect_count_and_byte_limits() {
         let entry = |size: usize| Entry::new(vec![0; size], "k", 0, 1);
         let small: Vec<Entry> = (0..1001).map(|_| entry(10)).collect();
+        let calls = put_records::calls::<Entry>;
         assert_eq!(calls(&small), vec![0..500, 500..1000, 1000..1001]);
         let big: Vec<Entry> = (0..6).map(|_| entry(1024 * 1024 - 1)).collect();
         assert_eq!(calls(&big), vec![0..5, 5..6]);

@@ -20,7 +20,6 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
-use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -28,12 +27,12 @@ use tokio::sync::mpsc;
 
 use crate::config::PutCommand;
 use crate::context::Context;
-use crate::contract::{MAX_BYTES_PER_CALL, MAX_RECORD_BYTES, MAX_RECORDS_PER_CALL};
+use crate::contract::MAX_RECORD_BYTES;
 use crate::exit::{ExitCode, usage};
-use crate::kinesis::StreamRef;
 use crate::kpl::{AggregatedRecord, Aggregator};
 use crate::progress::Feedback;
-use crate::retry::{Backoff, Retry};
+use crate::put_records::{Batch, Failure, Record, RequestRetry, Writer};
+use crate::retry::Backoff;
 use crate::signals::{self, CancellationToken, Listen};
 
 /// How long a partial batch waits for more input before it is sent (the KPL's default is 100 ms).
@@ -68,8 +67,7 @@ pub async fn run(ctx: &Context, command: PutCommand) -> Result<ExitCode> {
     let reader = tokio::task::spawn_blocking(move || read_lines(input, tx));
     let progress = Meter::new(ctx.feedback());
     let mut put = Putter {
-        client,
-        stream,
+        writer: Writer::new(client, stream, ENTRY_BACKOFF, RequestRetry::Never),
         stats: Stats::default(),
         progress,
         interrupted: false,
@@ -92,14 +90,14 @@ pub async fn run(ctx: &Context, command: PutCommand) -> Result<ExitCode> {
     }
 
     let stats = &put.stats;
-    put.progress.summary(stats, put.stream.name());
+    put.progress.summary(stats, put.writer.stream().name());
     match stats.not_put() {
         0 if put.interrupted => Ok(ExitCode::Interrupted),
         0 => Ok(ExitCode::Success),
         n => Err(anyhow!(
             "{n} of {} lines were not put to {}: {}",
             stats.lines,
-            put.stream.name(),
+            put.writer.stream().name(),
             stats.why_not_put()
         )),
     }
@@ -203,36 +201,18 @@ impl Entry {
     }
 }
 
-/// Entries for one PutRecords request, kept within its limits.
-#[derive(Debug, Default)]
-struct Batch {
-    entries: Vec<Entry>,
-    bytes: usize,
-}
-
-impl Batch {
-    fn fits(&self, entry: &Entry) -> bool {
-        self.entries.len() < MAX_RECORDS_PER_CALL && self.bytes + entry.size <= MAX_BYTES_PER_CALL
+impl Record for Entry {
+    fn size(&self) -> usize {
+        self.size
     }
 
-    fn push(&mut self, entry: Entry) {
-        self.bytes += entry.size;
-        self.entries.push(entry);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn take(&mut self) -> Vec<Entry> {
-        self.bytes = 0;
-        std::mem::take(&mut self.entries)
+    fn request_entry(&self) -> Option<PutRecordsRequestEntry> {
+        Some(self.entry.clone())
     }
 }
 
 struct Putter {
-    client: Client,
-    stream: StreamRef,
+    writer: Writer,
     stats: Stats,
     progress: Meter,
     /// Ctrl-C ended the input early.
@@ -281,7 +261,7 @@ impl Putter {
     async fn accept(
         &mut self,
         line: Vec<u8>,
-        batch: &mut Batch,
+        batch: &mut Batch<Entry>,
         aggregator: Option<&mut Aggregator>,
         partition_key: Option<&str>,
     ) -> Result<()> {
@@ -312,7 +292,7 @@ impl Putter {
     /// Sends everything pending, including a partly filled aggregate.
     async fn flush(
         &mut self,
-        batch: &mut Batch,
+        batch: &mut Batch<Entry>,
         aggregator: Option<&mut Aggregator>,
     ) -> Result<()> {
         if let Some(record) = aggregator.and_then(Aggregator::flush) {
@@ -342,50 +322,32 @@ impl Putter {
     /// they go through or the attempts run out. A request that fails as a whole (after the SDK's
     /// own retries) ends the run.
     async fn send(&mut self, entries: Vec<Entry>) -> Result<()> {
-        let mut pending = entries;
-        let mut retry = Retry::new(ENTRY_BACKOFF);
-        loop {
-            let request = self
-                .client
-                .put_records()
-                .set_records(Some(pending.iter().map(|e| e.entry.clone()).collect()));
-            let request = match &self.stream {
-                StreamRef::Name(name) => request.stream_name(name),
-                StreamRef::Arn { arn, .. } => request.stream_arn(arn),
-            };
-            let out = match request.send().await {
-                Ok(out) => out,
-                Err(err) => return Err(self.request_failed(err, &pending)),
-            };
-            let results = out.records();
-            let mut failed = Vec::new();
-            for (i, entry) in pending.into_iter().enumerate() {
-                // A missing result is not an acknowledgement.
-                match results.get(i) {
-                    Some(result) if result.error_code().is_none() => {
-                        self.stats.put += entry.lines;
-                        self.stats.records += 1;
-                    }
-                    result => {
-                        self.stats.last_error = result
-                            .and_then(|r| r.error_code())
-                            .map(str::to_owned)
-                            .or(self.stats.last_error.take());
-                        failed.push(entry);
-                    }
+        let (stats, progress) = (&mut self.stats, &self.progress);
+        let outcome = self
+            .writer
+            .put(&entries, None, |accepted| {
+                for &i in accepted {
+                    stats.put += entries[i].lines;
+                    stats.records += 1;
                 }
-            }
-            self.progress.update(&self.stats);
-            if failed.is_empty() {
-                return Ok(());
-            }
-            pending = failed;
-            match retry.failed() {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => break,
+                progress.update(stats);
+            })
+            .await;
+        let failed = outcome
+            .failed
+            .iter()
+            .map(|&i| entries[i].lines)
+            .sum::<u64>();
+        match outcome.failure {
+            None => {}
+            Some(Failure::Request(err)) => return Err(self.request_failed(*err, failed)),
+            Some(Failure::Entries { code, .. }) => {
+                if code.is_some() {
+                    self.stats.last_error = code;
+                }
+                self.stats.failed += failed;
             }
         }
-        self.stats.failed += pending.iter().map(|e| e.lines).sum::<u64>();
         Ok(())
     }
 
@@ -394,10 +356,9 @@ impl Putter {
         err: aws_sdk_kinesis::error::SdkError<
             aws_sdk_kinesis::operation::put_records::PutRecordsError,
         >,
-        pending: &[Entry],
+        lost: u64,
     ) -> anyhow::Error {
-        let name = self.stream.name();
-        let lost: u64 = pending.iter().map(|e| e.lines).sum();
+        let name = self.writer.stream().name();
         let so_far = format!(
             "{} lines were put before this, {lost} in the failed request were not, the rest of the \
              input was not read",
@@ -518,34 +479,6 @@ fn progress_line(stats: &Stats, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(bytes: usize) -> Entry {
-        Entry::new(vec![b'x'; bytes], "k".into(), None, 1).unwrap()
-    }
-
-    #[test]
-    fn a_batch_holds_at_most_500_records() {
-        let mut batch = Batch::default();
-        for _ in 0..MAX_RECORDS_PER_CALL {
-            assert!(batch.fits(&entry(10)));
-            batch.push(entry(10));
-        }
-        assert!(!batch.fits(&entry(10)));
-        assert_eq!(batch.take().len(), MAX_RECORDS_PER_CALL);
-        assert!(batch.is_empty() && batch.fits(&entry(10)));
-    }
-
-    #[test]
-    fn a_batch_holds_at_most_5_mib_with_keys() {
-        let mut batch = Batch::default();
-        // Four records of 1 MiB data plus a 1-byte key: 4 MiB + 4 bytes.
-        for _ in 0..4 {
-            batch.push(entry(MAX_RECORD_BYTES));
-        }
-        // The fifth, with its key, would pass 5 MiB by one byte.
-        assert!(!batch.fits(&entry(MAX_RECORD_BYTES - 4)));
-        assert!(batch.fits(&entry(MAX_RECORD_BYTES - 5)));
-    }
 
     #[test]
     fn lines_lose_their_endings_only() {
