@@ -1,12 +1,16 @@
 //! ktail: `tail -f | grep` for Amazon Kinesis Data Streams.
 //!
-//! The library is split so that the grep Lambda (`lambda-artifact/`) can build the codec and the
-//! matchers alone: `kpl`, `decode`, `filter` and `pattern` have no CLI or AWS dependencies;
-//! everything else sits behind the default `cli` feature.
+//! The library is split so that the grep Lambda (`lambda-artifact/`) builds only what it runs.
+//! With no feature: `kpl`, `decode`, `filter`, `pattern`, `contract` (what the CLI and the
+//! function agree on) and `retry` (the one backoff policy), pure and free of AWS. `writer` adds
+//! `put_records` (the PutRecords writer both sides use), `function` the grep function's core; the
+//! default `cli` feature enables both and everything the command line needs.
 
 pub mod contract;
 pub mod decode;
 pub mod filter;
+#[cfg(feature = "function")]
+pub mod function;
 pub mod kpl;
 pub mod pattern;
 #[cfg(feature = "writer")]

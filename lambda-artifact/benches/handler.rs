@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ktail_grep::{Config, Handler};
+use ktail::function::{Config, Handler};
 
 const RECORDS: usize = 10_000;
 

@@ -1,7 +1,8 @@
 //! Prints the hash of everything the grep Lambda's bootstrap is built from, which `build.sh`
-//! records in `dist/inputs.sha256` and the freshness test compares: the function's own sources,
-//! build script and manifest, the `kpl` and `filter` sources it compiles from the ktail library,
-//! the `[profile.lambda]` it is built with, and the locked versions of its dependency closure.
+//! records in `dist/inputs.sha256` and the freshness test compares: the bootstrap's own source,
+//! build script and manifest, the ktail library sources it compiles (the function's core in
+//! `src/function/` and what it uses: `contract`, `retry`, `put_records`, `filter`, `kpl`), the
+//! `[profile.lambda]` it is built with, and the locked versions of its dependency closure.
 //! CLI-only dependencies, test modules and comments are left out, so changing them does not
 //! force a rebuild of the zips.
 
@@ -58,13 +59,18 @@ fn source_files(root: &Path) -> Vec<PathBuf> {
     let mut files = vec![
         root.join("lambda-artifact/Cargo.toml"),
         root.join("lambda-artifact/build.sh"),
+        root.join("src/lib.rs"),
+        root.join("src/contract.rs"),
         root.join("src/filter.rs"),
+        root.join("src/put_records.rs"),
+        root.join("src/retry.rs"),
     ];
     let kpl = root.join("src/kpl.rs");
     if kpl.exists() {
         files.push(kpl);
     }
     walk(&root.join("src/kpl"), &mut files);
+    walk(&root.join("src/function"), &mut files);
     walk(&root.join("lambda-artifact/src"), &mut files);
     files.sort();
     files
@@ -100,6 +106,44 @@ fn section(toml: &str, header: &str) -> String {
         }
     }
     out
+}
+
+/// Names of the optional dependencies that `feature` of a manifest turns on, through the
+/// features it enables in turn (`dep:NAME` entries).
+fn feature_dependencies(manifest: &str, feature: &str) -> Vec<String> {
+    let features = section(manifest, "[features]");
+    // A feature's list may span lines: join everything, then split at each `name = [`.
+    let flat = features.replace('\n', " ");
+    let lists: Vec<(String, Vec<String>)> = flat
+        .split(']')
+        .filter_map(|entry| {
+            let (name, list) = entry.split_once("= [")?;
+            let name = name.trim().trim_start_matches(',').trim().to_owned();
+            let items = list
+                .split(',')
+                .map(|item| item.trim().trim_matches('"').to_owned())
+                .filter(|item| !item.is_empty())
+                .collect();
+            Some((name, items))
+        })
+        .collect();
+    let mut wanted = vec![feature.to_owned()];
+    let mut deps = Vec::new();
+    let mut seen = BTreeSet::new();
+    while let Some(name) = wanted.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for (_, items) in lists.iter().filter(|(n, _)| *n == name) {
+            for item in items {
+                match item.strip_prefix("dep:") {
+                    Some(dep) => deps.push(dep.to_owned()),
+                    None => wanted.push(item.clone()),
+                }
+            }
+        }
+    }
+    deps
 }
 
 /// Names of the non-optional entries of a manifest's `[dependencies]`.
@@ -164,6 +208,8 @@ pub fn locked_closure(root: &Path, lock: &str) -> BTreeSet<String> {
     let mut queue: VecDeque<String> =
         required_dependencies(&read("lambda-artifact/Cargo.toml")).into();
     queue.extend(required_dependencies(&read("Cargo.toml")));
+    // The bootstrap builds the library with its `function` feature.
+    queue.extend(feature_dependencies(&read("Cargo.toml"), "function"));
     let mut seen = BTreeSet::new();
     let mut closure = BTreeSet::new();
     while let Some(reference) = queue.pop_front() {

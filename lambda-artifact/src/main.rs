@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use ktail_grep::aws_env::AwsEnv;
-use ktail_grep::{Config, Handler};
+use ktail::function::aws_env::AwsEnv;
+use ktail::function::{Config, Handler};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]

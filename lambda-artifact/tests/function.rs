@@ -14,8 +14,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine as _;
 use bytes::Bytes;
+use ktail::function::{Config, Handler, Report};
 use ktail::retry::Backoff;
-use ktail_grep::{Config, Handler, Report};
 use serde_json::{Value, json};
 use support::Emulator;
 

@@ -1,10 +1,12 @@
-//! The grep Lambda: reads a Kinesis stream through an event source mapping, keeps the user records
-//! that match, and puts them, KPL-aggregated, to another stream that `ktail` tails.
+//! The grep function's core: reads a Kinesis stream through an event source mapping, keeps the
+//! user records that match, and puts them, KPL-aggregated, to another stream that `ktail` tails.
 //!
-//! The core is here so tests and benchmarks can drive it without a Lambda runtime: [`Config`]
-//! (from the environment), [`batch::plan`] (pure: event records to output records),
-//! [`forward::Forwarder`] (PutRecords with retries), and [`Handler`] tying them together per
-//! invocation. `main.rs` only wires [`Handler`] into `lambda_runtime`.
+//! It lives in the library half (feature `function`) so that the Lambda bootstrap
+//! (`lambda-artifact/`, which only wires [`Handler`] into `lambda_runtime`), its tests and
+//! benchmarks, and the CLI itself can all run the same code: [`Config`] (from the environment),
+//! [`batch::plan`] (pure: event records to output records), [`forward::Forwarder`] (PutRecords
+//! with retries, through [`crate::put_records`]), and [`Handler`] tying them together per
+//! invocation.
 
 pub mod aws_env;
 pub mod batch;
@@ -68,7 +70,7 @@ impl Handler {
     }
 
     /// Replaces the retry schedule (tests make it short).
-    pub fn with_backoff(mut self, backoff: ktail::retry::Backoff) -> Self {
+    pub fn with_backoff(mut self, backoff: crate::retry::Backoff) -> Self {
         self.forwarder = self.forwarder.with_backoff(backoff);
         self
     }

@@ -8,12 +8,12 @@
 
 use std::ops::Range;
 
+use crate::contract::MAX_RECORD_BYTES;
+use crate::filter::Matcher;
+use crate::kpl::{self, Aggregator};
+use crate::put_records;
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use bytes::Bytes;
-use ktail::contract::MAX_RECORD_BYTES;
-use ktail::filter::Matcher;
-use ktail::kpl::{self, Aggregator};
-use ktail::put_records;
 use md5::{Digest, Md5};
 
 /// The source record an output record comes from, as Lambda names it in a batch item failure.
@@ -166,8 +166,8 @@ fn shard_id(record: &KinesisEventRecord) -> &str {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::filter::MatchOptions;
     use base64_event::event;
-    use ktail::filter::MatchOptions;
 
     /// Builds event records the way Lambda serialises them.
     pub(crate) mod base64_event {
@@ -327,7 +327,7 @@ pub(crate) mod tests {
 #[cfg(test)]
 mod size_tests {
     use super::*;
-    use ktail::filter::MatchOptions;
+    use crate::filter::MatchOptions;
 
     #[test]
     fn a_record_too_big_for_the_shard_id_keeps_its_shard_through_the_hash_key() {

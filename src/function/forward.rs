@@ -6,14 +6,13 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use super::batch::Entry;
+use crate::contract::StreamRef;
+use crate::put_records::{Record, RequestRetry, Writer};
+use crate::retry::Backoff;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use ktail::contract::StreamRef;
-use ktail::put_records::{Record, RequestRetry, Writer};
-use ktail::retry::Backoff;
-
-use crate::batch::Entry;
 
 /// How long to wait between attempts: doubling from 50 ms, never more than 2 s; how many is
 /// bounded by the invocation's deadline.

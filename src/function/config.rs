@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use ktail::contract::{StreamRef, env};
-use ktail::filter::{MatchOptions, Matcher};
+use crate::contract::{StreamRef, env};
+use crate::filter::{MatchOptions, Matcher};
 
 /// Everything an invocation needs to know, validated.
 #[derive(Debug, Clone)]
