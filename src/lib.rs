@@ -38,6 +38,8 @@ pub mod lambda;
 #[cfg(feature = "cli")]
 pub mod logging;
 #[cfg(feature = "cli")]
+pub mod meter;
+#[cfg(feature = "cli")]
 pub mod picker;
 #[cfg(feature = "cli")]
 pub mod printer;

@@ -1,12 +1,15 @@
-//! The one PutRecords writer, shared by `ktail put` and the grep function: records batched within
-//! the API's limits (count and bytes, [`Batch`] and [`calls`]), and one batch put by [`Writer`]
-//! with the entries PutRecords reports as failed sent again, with backoff, until they are in or
-//! the retry policy gives up; what could not be put is handed back by index.
+//! The one PutRecords writer, shared by `ktail put` (through [`lines`], its engine) and the grep
+//! function: records batched within the API's limits (count and bytes, [`Batch`] and [`calls`]),
+//! and one batch put by [`Writer`] with the entries PutRecords reports as failed sent again, with
+//! backoff, until they are in or the retry policy gives up; what could not be put is handed back
+//! by index.
 //!
 //! PutRecords keeps no order across a partial failure: an entry sent again lands after the ones
 //! that went through with it. The pending entries are kept in request order, so a mode that
 //! resends a failed entry together with everything after it for the same shard fits in
 //! [`Writer::put`] without changing its callers.
+
+pub mod lines;
 
 use std::ops::Range;
 use std::time::Instant;

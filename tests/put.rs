@@ -1,10 +1,16 @@
 //! `ktail put` (issue 7): what is put is read back by `ktail tail --oldest -e`, exactly.
 
 use std::collections::HashSet;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::process::{ChildStdin, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::support::{self, Emulator, Output, fault_proxy, run_ktail, run_ktail_with_stdin};
+use crate::support::{
+    self, Emulator, Output, Running, fault_proxy, run_ktail, run_ktail_with_stdin,
+};
 
 const T: Duration = Duration::from_secs(120);
 const MIB: usize = 1024 * 1024;
@@ -275,5 +281,112 @@ async fn file_input_and_its_errors() {
             .starts_with("ktail: stream no-such-stream-here does not exist"),
         "{}",
         out.stderr
+    );
+}
+
+/// `ktail put` reading a pipe that the test keeps open, as `(echo hello; sleep 3) | ktail put`.
+fn put_from_pipe(endpoint: &str, args: &[&str]) -> (Running, ChildStdin) {
+    let mut cmd = support::ktail();
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .arg("put")
+        .args(args)
+        .stdin(Stdio::piped());
+    let mut running = Running::spawn(cmd);
+    let stdin = running.child.stdin.take().expect("stdin pipe");
+    (running, stdin)
+}
+
+/// Waits until ktail has read everything written to `pipe` (nothing is left in it).
+#[track_caller]
+fn wait_until_read(pipe: &ChildStdin) {
+    let deadline = Instant::now() + T;
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int; on Linux it works on either end of a pipe.
+        let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut unread) };
+        assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        if unread == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "ktail never read its input");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// Issue 17 item 2. The README: "| 130 | interrupted (Ctrl-C or SIGTERM; SIGHUP too for `grep`)
+// before finishing", and for put: "Ctrl-C or SIGTERM (`kill`, `docker stop`, systemd) stops
+// reading, sends every line already read (an unterminated last line too, as at the end of
+// input), and exits 130; a second signal exits at once."
+
+#[tokio::test]
+async fn sigterm_puts_the_line_already_read_and_exits_130() {
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("put-term");
+    emu.create_stream(&stream, 1).await;
+    // (sleep 0.5; echo hello; sleep 3) | ktail put s, then SIGTERM once the line was read.
+    let (running, mut stdin) = put_from_pipe(&emu.endpoint, &[&stream]);
+    stdin.write_all(b"hello\n").unwrap();
+    wait_until_read(&stdin);
+    running.signal(libc::SIGTERM);
+    let out = running.wait(T);
+    drop(stdin);
+    out.assert_code(130);
+    assert_eq!(read_back(&emu, &stream, &[]), ["hello"]);
+}
+
+#[tokio::test]
+async fn sigterm_puts_an_unterminated_last_line_as_at_end_of_input() {
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("put-term-partial");
+    emu.create_stream(&stream, 1).await;
+    let (running, mut stdin) = put_from_pipe(&emu.endpoint, &[&stream, "--partition-key", "k"]);
+    stdin.write_all(b"first\nno newline yet").unwrap();
+    wait_until_read(&stdin);
+    running.signal(libc::SIGTERM);
+    let out = running.wait(T);
+    drop(stdin);
+    out.assert_code(130);
+    assert_eq!(read_back(&emu, &stream, &[]), ["first", "no newline yet"]);
+}
+
+#[tokio::test]
+async fn sigterm_after_a_burst_puts_every_line_read() {
+    let emu = support::ferrokinesis();
+    let stream = support::unique_name("put-term-burst");
+    emu.create_stream(&stream, 2).await;
+    // PutRecords waits at this gate, so the burst is read but mostly not sent yet when the
+    // signal comes.
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = Arc::clone(&open);
+    let answer: fault_proxy::Answer = Arc::new(move |_, _| {
+        let deadline = Instant::now() + T;
+        while !gate.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    });
+    let proxy = fault_proxy::start_answering(&emu.endpoint, "PutRecords", answer);
+    let (running, mut stdin) = put_from_pipe(&proxy.endpoint, &[&stream]);
+    let lines: Vec<String> = (0..5000).map(|i| format!("burst-{i:04}")).collect();
+    stdin
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    wait_until_read(&stdin);
+    let deadline = Instant::now() + T;
+    while proxy.seen.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no PutRecords call");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    running.signal(libc::SIGTERM);
+    open.store(true, Ordering::SeqCst);
+    let out = running.wait(T);
+    drop(stdin);
+    out.assert_code(130);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let got = read_back(&emu, &stream, &[]);
+    assert!(
+        sorted(got.clone()) == lines,
+        "{} of 5000 lines read back",
+        got.len()
     );
 }
