@@ -66,7 +66,8 @@ impl Tool {
                 }
                 match self {
                     Tool::KtailPoll200 => {
-                        cmd.args(["--poll-interval", "200ms"]);
+                        // 200 ms between polls needs the shard's whole 5 reads/s.
+                        cmd.args(["--poll-interval", "200ms", "--max-read-rate", "5"]);
                     }
                     Tool::KtailEfo => {
                         cmd.arg("--efo");

@@ -243,7 +243,15 @@ async fn lag(poll: &str, secs: u64) {
     emu.create_stream(&stream, 4).await;
     let client = emu.kinesis().await;
     let mut child = tail_command(&emu)
-        .args(["tail", &stream, "--poll-interval", poll])
+        // --max-read-rate 5: a --poll-interval below 500 ms needs more than the default 2 reads/s.
+        .args([
+            "tail",
+            &stream,
+            "--poll-interval",
+            poll,
+            "--max-read-rate",
+            "5",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn ktail");
