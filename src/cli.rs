@@ -82,7 +82,7 @@ pub enum Command {
     /// account, configuration or network, and reads none (`~/.aws`, `AWS_*`).
     #[cfg(feature = "demo")]
     #[command(
-        after_help = "Examples:\n  ktail demo -n 5\n  ktail demo '\"status\":404' --prefix\n  ktail demo --serve"
+        after_help = "Example:\n  ktail demo '\"status\":404' -n 5 --prefix\n\nThen `ktail demo --serve` for `ktail ls`, `tail` and `put` from another shell."
     )]
     Demo(DemoArgs),
     /// Print the man page, or write one per subcommand into a directory.

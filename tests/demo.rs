@@ -186,6 +186,25 @@ fn ctrl_c_ends_the_demo_with_130() {
 }
 
 #[test]
+fn help_shows_the_demo() {
+    let out = run_ktail(bare_ktail(&["--help"]), T);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("\n  ktail demo -n 5 "),
+        "{}",
+        out.stdout_str()
+    );
+    let out = run_ktail(bare_ktail(&["demo", "--help"]), T);
+    out.assert_success();
+    let help = out.stdout_str();
+    assert!(help.contains("Example:\n  ktail demo "), "{help}");
+    assert!(
+        help.contains(r#"[default: "status":5[0-9][0-9]]"#),
+        "{help}"
+    );
+}
+
+#[test]
 fn bad_usage_is_exit_2_before_anything_starts() {
     for args in [
         &["demo", "(unclosed"][..],

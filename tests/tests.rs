@@ -5,6 +5,7 @@ mod support;
 
 mod attach;
 mod cli;
+#[cfg(feature = "demo")]
 mod demo;
 mod efo;
 mod grep;

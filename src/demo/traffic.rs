@@ -5,6 +5,7 @@
 //!
 //! [`AccessLog`] is pure (a seeded generator of lines); [`Producer`] puts them.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
@@ -14,6 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::decode::{Codec, DATA_MESSAGE, LogEvent, LogsEnvelope, compress};
 use crate::kpl::Aggregator;
 use crate::progress::Progress;
 use crate::signals::CancellationToken;
@@ -150,13 +152,17 @@ pub enum Shape {
     Plain,
     /// All lines of the batch in one KPL aggregate (de-aggregated by the grep function).
     Aggregated,
-    // HOOK(issue 13, payload decoding): add `CloudWatchLogs` — the batch as one gzip'd
-    // CloudWatch Logs DATA_MESSAGE envelope (`logEvents[].message` = the lines), as a
-    // subscription filter puts them — to `SHAPES` once `src/decode/` is on main and the grep
-    // function decodes payloads; until then the function could not match inside it.
+    /// All lines of the batch as one gzip'd CloudWatch Logs `DATA_MESSAGE` envelope (one log
+    /// event per line), as a subscription filter puts them.
+    CloudWatchLogs,
 }
 
 /// The shapes batches take, in turn.
+///
+/// HOOK(issue 13, payload decoding): add [`Shape::CloudWatchLogs`] here once `ktail tail` and the
+/// grep function (`src/function/`) decode payloads with `crate::decode`. `src/decode/` is on
+/// main, but neither reader uses it yet: today the function could not match inside an envelope
+/// and `tail` (so `--serve` users) would print gzip bytes.
 pub const SHAPES: [Shape; 2] = [Shape::Plain, Shape::Aggregated];
 
 /// Turns a batch of lines into the Kinesis records of `shape`: (data, partition key).
@@ -181,6 +187,36 @@ pub fn records(lines: &[Line], shape: Shape) -> Vec<(Vec<u8>, String)> {
             );
             out
         }
+        Shape::CloudWatchLogs => {
+            let Some(first) = lines.first() else {
+                return Vec::new();
+            };
+            match compress(Codec::Gzip, &cloudwatch_logs(lines).to_json()) {
+                Ok(data) => vec![(data, first.client.clone())],
+                Err(_) => Vec::new(),
+            }
+        }
+    }
+}
+
+/// The envelope a subscription filter on the web servers' log group would send for `lines`.
+fn cloudwatch_logs(lines: &[Line]) -> LogsEnvelope<'_> {
+    let now = Utc::now().timestamp_millis();
+    LogsEnvelope {
+        owner: Cow::Borrowed(super::emulator::ACCOUNT_ID),
+        log_group: Cow::Borrowed("/ecs/web"),
+        log_stream: Cow::Borrowed("web/access"),
+        subscription_filters: vec!["to-kinesis".to_owned()],
+        message_type: Cow::Borrowed(DATA_MESSAGE),
+        log_events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| LogEvent {
+                id: Cow::Owned(format!("{now:020}{i:036}")),
+                timestamp: now,
+                message: Cow::Borrowed(line.text.as_bytes()),
+            })
+            .collect(),
     }
 }
 
@@ -310,5 +346,25 @@ mod tests {
         let want: Vec<&[u8]> = lines.iter().map(|l| l.text.as_bytes()).collect();
         assert_eq!(texts, want);
         assert_eq!(records(&lines, Shape::Plain).len(), LINES_PER_TICK);
+    }
+
+    #[test]
+    fn cloudwatch_logs_batches_decode_to_the_same_lines() {
+        use crate::decode::{Decode, Decoded, Decoder, Options};
+        let mut log = AccessLog::seeded(5);
+        let lines: Vec<Line> = (0..LINES_PER_TICK).map(|_| log.line(Utc::now())).collect();
+        let records = records(&lines, Shape::CloudWatchLogs);
+        assert_eq!(records.len(), 1);
+        let mut decoder = Decoder::new(Options::new(Decode::Auto));
+        let Decoded::Logs { envelope, .. } = decoder.decode(&records[0].0) else {
+            panic!("not a CloudWatch Logs envelope")
+        };
+        let messages: Vec<&[u8]> = envelope
+            .log_events
+            .iter()
+            .map(|e| e.message.as_ref())
+            .collect();
+        let want: Vec<&[u8]> = lines.iter().map(|l| l.text.as_bytes()).collect();
+        assert_eq!(messages, want);
     }
 }
