@@ -6,7 +6,7 @@
 //! [`AccessLog`] is pure (a seeded generator of lines); [`Producer`] puts them.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
@@ -15,9 +15,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::contract::StreamRef;
 use crate::decode::{Codec, DATA_MESSAGE, LogEvent, LogsEnvelope, compress};
 use crate::kpl::Aggregator;
 use crate::progress::Progress;
+use crate::put_records::{self, RequestRetry, Writer};
+use crate::retry::Backoff;
 use crate::signals::CancellationToken;
 
 /// How often a batch goes out.
@@ -220,6 +223,26 @@ fn cloudwatch_logs(lines: &[Line]) -> LogsEnvelope<'_> {
     }
 }
 
+/// One record of the traffic, for the shared PutRecords writer.
+struct Put {
+    data: Vec<u8>,
+    key: String,
+}
+
+impl put_records::Record for Put {
+    fn size(&self) -> usize {
+        self.data.len() + self.key.len()
+    }
+
+    fn request_entry(&self) -> Option<PutRecordsRequestEntry> {
+        PutRecordsRequestEntry::builder()
+            .data(Blob::new(self.data.clone()))
+            .partition_key(&self.key)
+            .build()
+            .ok()
+    }
+}
+
 /// Puts access logs to a stream until cancelled.
 pub struct Producer {
     pub client: Client,
@@ -229,9 +252,17 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Puts a batch every [`TICK`], rotating through [`SHAPES`]. A failed put is reported once
-    /// (e.g. the emulator's retention cap during a long `--serve`) and the next batch tried.
+    /// Puts a batch every [`TICK`], rotating through [`SHAPES`], with the writer `ktail put` and
+    /// the grep function use. What is still not in by the next tick is dropped: the traffic is
+    /// made up, and a failure is reported once (e.g. the emulator's retention cap during a long
+    /// `--serve`).
     pub async fn run(mut self, cancel: CancellationToken) {
+        let writer = Writer::new(
+            self.client.clone(),
+            StreamRef::Name(self.stream.clone()),
+            Backoff::exponential(TICK / 8, TICK / 2),
+            RequestRetry::Transient,
+        );
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut warned = false;
@@ -247,34 +278,23 @@ impl Producer {
                 .rev()
                 .map(|i| self.log.line(now - step * i as u32))
                 .collect();
-            let entries = records(&lines, *shape)
+            let batch: Vec<Put> = records(&lines, *shape)
                 .into_iter()
-                .filter_map(|(data, key)| {
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(data))
-                        .partition_key(key)
-                        .build()
-                        .ok()
-                })
+                .map(|(data, key)| Put { data, key })
                 .collect();
-            let put = self
-                .client
-                .put_records()
-                .stream_name(&self.stream)
-                .set_records(Some(entries))
-                .send()
+            let outcome = writer
+                .put(&batch, Some(Instant::now() + TICK), |_| {})
                 .await;
-            match put {
-                Ok(_) => warned = false,
-                Err(err) if !warned => {
+            match outcome.failure {
+                None => warned = false,
+                Some(failure) if !warned => {
                     warned = true;
                     self.progress.note(format!(
-                        "warning: demo traffic to {} failed, retrying: {}",
-                        self.stream,
-                        aws_sdk_kinesis::error::DisplayErrorContext(err)
+                        "warning: demo traffic to {} failed, still trying: {failure}",
+                        self.stream
                     ));
                 }
-                Err(_) => {}
+                Some(_) => {}
             }
         }
     }
