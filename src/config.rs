@@ -519,6 +519,7 @@ mod tests {
         assert!(c.follow && c.deaggregate && c.until.is_none());
         assert_eq!(c.selection, Selection::All);
         assert_eq!(c.stream, StreamRef::Name("logs".into()));
+        assert_eq!(c.read_rate, ReadRate::DEFAULT);
         assert_eq!(p.stream, "logs");
     }
 
@@ -544,6 +545,8 @@ mod tests {
         .unwrap();
         assert!(!c.deaggregate);
         assert_eq!(p.stream, "logs");
+        let (c, _) = resolve_tail(&["ktail", "tail", "logs", "--max-read-rate", "4.5"]).unwrap();
+        assert_eq!(c.read_rate.per_second(), 4.5);
     }
 
     #[test]
@@ -561,6 +564,8 @@ mod tests {
                 "--until",
                 "2024-01-01T00:00:00Z",
             ],
+            &["ktail", "tail", "logs", "--max-read-rate", "0"],
+            &["ktail", "tail", "logs", "--max-read-rate", "5.5"],
         ] {
             let err = config(line).unwrap_err();
             assert!(is_usage(&err), "{line:?}: {err}");

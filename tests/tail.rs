@@ -731,14 +731,34 @@ pub(crate) async fn reshard_while_tailing_with(emu: &Emulator, flags: &[&str]) {
     emu.wait_active(&client, &name).await;
     tokio::time::sleep(pause).await;
 
-    client
-        .update_shard_count()
-        .stream_name(&name)
-        .target_shard_count(3)
-        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
-        .send()
-        .await
-        .unwrap();
+    if emu.kind == support::Kind::Ferrokinesis {
+        // ferrokinesis 0.7 gives the shards UpdateShardCount makes no parents (AWS reshards by
+        // splits and merges, whose shards name them), so no reader can know that they must wait
+        // for the old ones, and per-key order held there only while the old shards happened to
+        // be read out first (a race lost more often since polls are paced at 2/s). There the
+        // third reshard is another split, which names its parent.
+        let shard = open_shards(&client, &name).await.remove(0);
+        let range = shard.hash_key_range().unwrap();
+        let lo: u128 = range.starting_hash_key().parse().unwrap();
+        let hi: u128 = range.ending_hash_key().parse().unwrap();
+        client
+            .split_shard()
+            .stream_name(&name)
+            .shard_to_split(shard.shard_id())
+            .new_starting_hash_key((lo + (hi - lo) / 2).to_string())
+            .send()
+            .await
+            .unwrap();
+    } else {
+        client
+            .update_shard_count()
+            .stream_name(&name)
+            .target_shard_count(3)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap();
+    }
     emu.wait_active(&client, &name).await;
     tokio::time::sleep(pause).await;
 
