@@ -187,6 +187,49 @@ pub struct OutputArgs {
     pub lf: bool,
 }
 
+/// How user records are decoded (`--decode`), after KPL de-aggregation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DecodeMode {
+    /// Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes.
+    #[default]
+    Auto,
+    /// The bytes as stored.
+    None,
+    /// Every record is gzip.
+    Gzip,
+    /// Every record is zlib.
+    Zlib,
+    /// Every record is zstd.
+    Zstd,
+}
+
+/// Payload decoding: `tail`, `grep` and `attach` (the grep function decodes the same way).
+#[derive(Debug, Args, Clone)]
+pub struct DecodeArgs {
+    /// Decompress records and split CloudWatch Logs envelopes into their log events.
+    ///
+    /// `auto` recognises gzip, zlib and zstd by their first bytes and, in what they decompress
+    /// to, CloudWatch Logs subscription envelopes (one line per log event); anything else is
+    /// printed as stored. A record that fails to decode passes through as stored, with one
+    /// warning per shard.
+    #[arg(long, value_enum, default_value_t = DecodeMode::Auto, value_name = "MODE")]
+    pub decode: DecodeMode,
+
+    /// The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it
+    /// passes through as stored.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_decoded_size: usize,
+}
+
+impl Default for DecodeArgs {
+    fn default() -> Self {
+        DecodeArgs {
+            decode: DecodeMode::Auto,
+            max_decoded_size: 64 << 20,
+        }
+    }
+}
+
 /// Client-side filtering.
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
@@ -235,6 +278,9 @@ pub struct TailArgs {
     /// Show KPL-aggregated records as stored instead of de-aggregating them.
     #[arg(long)]
     pub no_deaggregate: bool,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 
     /// How often a caught-up shard is polled (at least 200ms).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_poll_interval)]
@@ -348,6 +394,9 @@ pub struct AttachmentArgs {
     pub start: StartArgs,
 
     #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
     pub deploy: DeployArgs,
 }
 
@@ -438,6 +487,18 @@ pub struct PutArgs {
     /// Partition key for every record (default: a random key per record).
     #[arg(long, value_name = "KEY", value_parser = parse_partition_key)]
     pub partition_key: Option<String>,
+
+    /// Compress each record (each aggregate with --aggregate), as many producers do.
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub compress: Option<Compression>,
+}
+
+/// `put --compress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    Gzip,
+    Zlib,
+    Zstd,
 }
 
 /// `ktail demo`'s flags. The defaults match `crate::demo` (a unit test there checks they agree).
@@ -557,6 +618,33 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn not_a_duration(s: &str) -> String {
     format!("{s:?} is not a duration; use e.g. 30s, 5m, 1h30m or 250ms")
+}
+
+/// `--max-decoded-size`: bytes, or a number with a unit (B, KiB, MiB, GiB; K, M, G, KB, MB and GB
+/// mean the same powers of 1024). At least 1 KiB, so a typo cannot turn every record into a
+/// failure.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("{s} is too large"))?;
+    if bytes < 1024 {
+        return Err(format!("{s} is below the minimum of 1KiB"));
+    }
+    Ok(bytes)
 }
 
 fn parse_poll_interval(s: &str) -> Result<Duration, String> {
@@ -679,6 +767,18 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("512 KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("100000"), Ok(100_000));
+        for bad in ["", "MiB", "12 parsecs", "-1", "1.5MiB", "1000", "99999999999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::aws::AwsOptions;
 use crate::cli::{self, Cli};
 use crate::context::Terminal;
+use crate::decode::{self, Decode};
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{ReadRate, Selection, Start, StreamRef, TailConfig};
@@ -105,6 +106,8 @@ pub struct AttachRequest {
     pub deploy: DeployOptions,
     /// The dead-client guard; always set for `grep`.
     pub ttl: Option<Duration>,
+    /// `--decode`: the function's, and the tail of the filtered stream's.
+    pub decode: decode::Options,
 }
 
 impl AttachRequest {
@@ -116,6 +119,7 @@ impl AttachRequest {
             start: self.start,
             deploy: self.deploy,
             ttl: self.ttl,
+            decode: self.decode,
         };
         plan.validate()?;
         Ok(plan)
@@ -177,6 +181,8 @@ pub struct PutCommand {
     pub file: Option<PathBuf>,
     pub aggregate: bool,
     pub partition_key: Option<String>,
+    /// `--compress`: each record (each aggregate) compressed with this codec.
+    pub compress: Option<decode::Codec>,
 }
 
 impl Config {
@@ -324,6 +330,7 @@ fn tail(
         selection,
         matcher: tail_matcher(&args.filter)?,
         deaggregate: !args.no_deaggregate,
+        decode: decode_options(&args.decode),
         poll_interval: args.poll_interval,
         read_rate,
         efo: args.efo,
@@ -335,6 +342,20 @@ fn tail(
         tail,
         print: print_options(&args.output, color),
     })
+}
+
+/// `--decode` and `--max-decoded-size`, for `tail` and for the grep function alike.
+fn decode_options(args: &cli::DecodeArgs) -> decode::Options {
+    decode::Options {
+        mode: match args.decode {
+            cli::DecodeMode::Auto => Decode::Auto,
+            cli::DecodeMode::None => Decode::None,
+            cli::DecodeMode::Gzip => Decode::Gzip,
+            cli::DecodeMode::Zlib => Decode::Zlib,
+            cli::DecodeMode::Zstd => Decode::Zstd,
+        },
+        max_decoded_size: args.max_decoded_size,
+    }
 }
 
 fn match_options(args: &cli::PatternArgs) -> MatchOptions {
@@ -380,6 +401,7 @@ fn attach_request(args: cli::AttachmentArgs, terminal: &Terminal) -> Result<Atta
         start: start(&args.start),
         deploy: deploy_options,
         ttl: deploy.ttl,
+        decode: decode_options(&args.decode),
     })
 }
 
@@ -450,6 +472,11 @@ fn put(args: cli::PutArgs) -> Result<PutCommand> {
         file: args.file,
         aggregate: args.aggregate,
         partition_key: args.partition_key,
+        compress: args.compress.map(|c| match c {
+            cli::Compression::Gzip => decode::Codec::Gzip,
+            cli::Compression::Zlib => decode::Codec::Zlib,
+            cli::Compression::Zstd => decode::Codec::Zstd,
+        }),
     })
 }
 

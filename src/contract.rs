@@ -18,6 +18,12 @@ pub mod env {
     pub const MATCH_IGNORE_CASE: &str = "MATCH_IGNORE_CASE";
     /// Unix seconds after which the function disables its own mappings (the dead-client guard).
     pub const EXPIRES_AT: &str = "KTAIL_EXPIRES_AT";
+    /// How user records are decoded before matching (`--decode`: auto, none, gzip, zlib,
+    /// zstd); unset means `auto`, so the CLI sets it only for another mode.
+    pub const DECODE: &str = "DECODE";
+    /// The most bytes one record may decompress to (`--max-decoded-size`), a decimal number;
+    /// unset means 64 MiB, so the CLI sets it only for another size.
+    pub const DECODE_MAX_SIZE: &str = "DECODE_MAX_SIZE";
     /// Lambda's limit for a function's whole environment: names and values, 4 KB.
     pub const MAX_BYTES: usize = 4 * 1024;
 

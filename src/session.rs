@@ -20,7 +20,7 @@ use crate::filter::Matcher;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
 use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
 use crate::printer::{PrintOptions, Printer};
-use crate::progress::Progress;
+use crate::progress::{Feedback, Progress};
 use crate::signals::{self, CancellationToken, Listen};
 
 /// `--ttl` when `grep` is not given one: long enough that renewals are rare, short enough that a
@@ -118,6 +118,8 @@ async fn local(
         until: session.until,
         max_records: session.max_records,
         matcher: matcher.clone(),
+        decode: session.plan.decode,
+        warn: progress.feedback() != Feedback::Hidden,
         ..TailConfig::new(stream)
     };
     let client = kinesis::client(sdk);
@@ -402,6 +404,10 @@ async fn tail_output(
         start,
         until: session.until,
         max_records: session.max_records,
+        // What the function forwards decodes back to the lines it matched (see the function's
+        // `batch::select`).
+        decode: session.plan.decode,
+        warn: progress.feedback() != Feedback::Hidden,
         ..TailConfig::new(StreamRef::Name(attachment.output_stream.clone()))
     };
     let client = kinesis::client(sdk);

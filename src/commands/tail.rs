@@ -32,6 +32,7 @@ pub async fn run(ctx: &Context, command: TailCommand) -> Result<ExitCode> {
         p if p.feedback() == Feedback::Spinner => p,
         _ => Progress::new(Feedback::Hidden),
     };
+    config.warn = ctx.terminal.stderr && !ctx.quiet;
     let client = kinesis::client(ctx.sdk().await?);
     let cancel = CancellationToken::new();
     // Ctrl-C and SIGTERM stop the tail (what was read is still printed); a second one exits now.

@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::caught_up::Page;
+use super::decoding::ShardDecoder;
 use super::errors::{self, Failure};
 use super::reader::{BACKOFF, End, ReaderConfig, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
@@ -67,6 +68,7 @@ pub async fn read_shard(
     let shard_id: Arc<str> = shard.as_str().into();
     let stream = &config.stream;
     let mut last_sequence: Option<String> = None;
+    let mut decoder = ShardDecoder::new(config.decode);
     let mut continuation: Option<String> = None;
     let mut children: Option<Vec<ShardInfo>> = None;
     let mut last_subscribe: Option<Instant> = None;
@@ -190,7 +192,13 @@ pub async fn read_shard(
                 "event"
             );
             last_returned = returned;
-            let (batch, cut) = convert(&config, &shard_id, records, &mut last_sequence);
+            let (batch, cut) = convert(
+                &config,
+                &shard_id,
+                records,
+                &mut last_sequence,
+                &mut decoder,
+            );
             if let Some(end) = send(&tx, &cancel, batch).await {
                 return Ok(end);
             }

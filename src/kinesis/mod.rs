@@ -9,6 +9,7 @@
 
 mod caught_up;
 pub mod consumer;
+mod decoding;
 pub mod efo;
 mod errors;
 pub mod reader;
@@ -32,6 +33,7 @@ use crate::filter::Matcher;
 use crate::printer::{Record, Sink};
 use crate::progress::{Feedback, Progress};
 use crate::signals::CancellationToken;
+pub use decoding::Tallies;
 pub use reader::ReadRate;
 use reader::{End, ReaderConfig};
 use shards::Lineage;
@@ -110,6 +112,11 @@ pub struct TailConfig {
     /// Client-side filter; only matching records reach the sink.
     pub matcher: Matcher,
     pub deaggregate: bool,
+    /// How user records are decoded (`--decode`, `--max-decoded-size`); filters see the result.
+    pub decode: crate::decode::Options,
+    /// Print the one warning per shard about records that could not be decoded (stderr is a
+    /// terminal and not `--quiet`); `--debug` logs it anyway.
+    pub warn: bool,
     /// How often a caught-up shard is polled.
     pub poll_interval: Duration,
     /// GetRecords calls per second per shard at most, behind or caught up (polling only).
@@ -132,6 +139,8 @@ impl TailConfig {
             selection: Selection::All,
             matcher: Matcher::all(),
             deaggregate: true,
+            decode: crate::decode::Options::default(),
+            warn: false,
             poll_interval: Duration::from_secs(1),
             read_rate: ReadRate::DEFAULT,
             efo: false,
@@ -210,6 +219,7 @@ async fn follow<S: Sink>(
         fan_in(rx, sink, &matcher, max)
     }));
 
+    let tallies = Tallies::default();
     let reader_config = Arc::new(ReaderConfig {
         stream: config.stream.clone(),
         poll_interval: config.poll_interval,
@@ -226,6 +236,8 @@ async fn follow<S: Sink>(
             caught_up::cutoff(started)
         },
         deaggregate: config.deaggregate,
+        decode: config.decode,
+        tallies: tallies.clone(),
     });
     // Readers stop on this; it fires on `cancel` and when the printer is done.
     let stop = CancellationToken::new();
@@ -334,6 +346,14 @@ async fn follow<S: Sink>(
     stop.cancel();
     readers.shutdown().await;
     drop(tx);
+    tallies.log();
+    for warning in tallies.warnings() {
+        if config.warn {
+            eprintln!("warning: {warning}");
+        } else {
+            tracing::warn!("{warning}");
+        }
+    }
     if let Some(handle) = printer {
         match handle.await {
             Ok(result) => printed = Some(result),
@@ -427,6 +447,7 @@ mod tests {
             partition_key: "k".into(),
             arrival: None,
             data: Bytes::from_static(data.as_bytes()),
+            log: None,
         }
     }
 

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::caught_up::{self, Page};
+use super::decoding::{ShardDecoder, Tallies};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
 use super::{Start, StreamRef};
@@ -116,6 +117,10 @@ pub struct ReaderConfig {
     /// reports caught up ([`caught_up::cutoff`]).
     pub cutoff: Option<DateTime<Utc>>,
     pub deaggregate: bool,
+    /// How user records are decoded, after de-aggregation.
+    pub decode: crate::decode::Options,
+    /// Where the readers count what decoding did.
+    pub tallies: Tallies,
 }
 
 /// How a reader ended.
@@ -152,6 +157,7 @@ pub async fn read_shard(
         throttled: Retry::new(THROTTLED),
         transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
+    let mut decoder = ShardDecoder::new(reader.config.decode);
     // Jitter the first call a little so shards do not all hit the service in the same instant,
     // without delaying startup noticeably.
     let jitter = rand::rng().random_range(0..50);
@@ -236,6 +242,7 @@ pub async fn read_shard(
             &shard_id,
             output.records,
             &mut reader.last_sequence,
+            &mut decoder,
         );
         if let Some(end) = send(&tx, &cancel, batch).await {
             return Ok(end);
@@ -406,14 +413,27 @@ pub(super) async fn send(
     }
 }
 
-/// Kinesis records → user records, cut at `--until` or the `-e` cutoff; `last_sequence` follows
-/// the last record handed on. Returns how the shard ends when a cut happened. Shared with the
-/// enhanced fan-out reader.
+/// Kinesis records → user records → decoded lines, cut at `--until` or the `-e` cutoff;
+/// `last_sequence` follows the last record handed on. Returns how the shard ends when a cut
+/// happened. Shared with the enhanced fan-out reader.
 pub(super) fn convert(
     config: &ReaderConfig,
     shard: &Arc<str>,
     records: Vec<aws_sdk_kinesis::types::Record>,
     last_sequence: &mut Option<String>,
+    decoder: &mut ShardDecoder,
+) -> (Vec<Record>, Option<End>) {
+    let (batch, end) = user_records(config, shard, records, last_sequence, decoder);
+    config.tallies.add(shard, &decoder.take());
+    (batch, end)
+}
+
+fn user_records(
+    config: &ReaderConfig,
+    shard: &Arc<str>,
+    records: Vec<aws_sdk_kinesis::types::Record>,
+    last_sequence: &mut Option<String>,
+    decoder: &mut ShardDecoder,
 ) -> (Vec<Record>, Option<End>) {
     let mut batch = Vec::with_capacity(records.len());
     let cut = caught_up::earliest(config.until, config.cutoff);
@@ -443,24 +463,32 @@ pub(super) fn convert(
         let partition_key = record.partition_key.unwrap_or_default();
         if config.deaggregate && crate::kpl::looks_aggregated(&data) {
             for user in crate::kpl::deaggregate(data, &partition_key, None) {
+                let partition_key: Arc<str> = user.partition_key.into();
+                for (data, log) in decoder.lines(user.data) {
+                    batch.push(Record {
+                        shard: shard.clone(),
+                        sequence: sequence.clone(),
+                        sub_sequence: user.sub_sequence,
+                        partition_key: partition_key.clone(),
+                        arrival,
+                        data,
+                        log,
+                    });
+                }
+            }
+        } else {
+            let partition_key: Arc<str> = partition_key.into();
+            for (data, log) in decoder.lines(data) {
                 batch.push(Record {
                     shard: shard.clone(),
                     sequence: sequence.clone(),
-                    sub_sequence: user.sub_sequence,
-                    partition_key: user.partition_key.into(),
+                    sub_sequence: None,
+                    partition_key: partition_key.clone(),
                     arrival,
-                    data: user.data,
+                    data,
+                    log,
                 });
             }
-        } else {
-            batch.push(Record {
-                shard: shard.clone(),
-                sequence,
-                sub_sequence: None,
-                partition_key: partition_key.into(),
-                arrival,
-                data,
-            });
         }
     }
     (batch, None)

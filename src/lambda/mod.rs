@@ -145,6 +145,8 @@ pub struct AttachPlan {
     pub deploy: DeployOptions,
     /// Dead-client guard: the function disables its own mapping this long from now.
     pub ttl: Option<Duration>,
+    /// How the function decodes records before matching (`--decode`), as `tail` does.
+    pub decode: crate::decode::Options,
 }
 
 impl AttachPlan {
@@ -381,6 +383,15 @@ fn function_env(
     }
     if let Some(at) = expires_at {
         env.insert(env::EXPIRES_AT.to_owned(), at.to_string());
+    }
+    if plan.decode.mode != crate::decode::Decode::Auto {
+        env.insert(env::DECODE.to_owned(), plan.decode.mode.name().to_owned());
+    }
+    if plan.decode.max_decoded_size != crate::decode::DEFAULT_MAX_DECODED_SIZE {
+        env.insert(
+            env::DECODE_MAX_SIZE.to_owned(),
+            plan.decode.max_decoded_size.to_string(),
+        );
     }
     env
 }
@@ -811,6 +822,7 @@ mod tests {
             start: Start::Latest,
             deploy: DeployOptions::default(),
             ttl: None,
+            decode: crate::decode::Options::default(),
         }
     }
 

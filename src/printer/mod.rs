@@ -17,6 +17,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::decode::LogMeta;
 use crate::filter::Matcher;
 
 /// One user record, as every output mode sees it. A KPL-aggregated Kinesis record becomes several
@@ -30,7 +31,20 @@ pub struct Record {
     pub partition_key: Arc<str>,
     /// Approximate arrival time, to the millisecond.
     pub arrival: Option<DateTime<Utc>>,
+    /// The line: the user record's bytes, decoded (see `decode`), or one log event's message.
     pub data: Bytes,
+    /// The CloudWatch Logs event `data` is the message of, if it is one.
+    pub log: Option<LogMeta>,
+}
+
+impl Record {
+    /// The record's time: the log event's own timestamp when it is one, else the arrival time.
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        match &self.log {
+            Some(log) => DateTime::from_timestamp_millis(log.timestamp_ms).or(self.arrival),
+            None => self.arrival,
+        }
+    }
 }
 
 /// Where printed records go. The fan-in calls `record` for every record that passed the filter,
@@ -56,9 +70,9 @@ pub enum Format {
 #[derive(Debug, Clone, Default)]
 pub struct PrintOptions {
     pub format: Format,
-    /// Line mode: arrival time column.
+    /// Line mode: time column (arrival time; a log event's own timestamp).
     pub timestamps: bool,
-    /// Line mode: shard id column.
+    /// Line mode: shard id column (and log group and stream for a log event).
     pub prefix: bool,
     /// ANSI colours (shard prefix, match highlights); decided once from `--color`, `NO_COLOR` and
     /// whether stdout is a terminal, before the printer exists.
@@ -119,7 +133,7 @@ impl<W: Write> Printer<W> {
     fn line(&mut self, record: &Record) -> io::Result<()> {
         let color = self.options.color;
         if self.options.timestamps {
-            let at = record.arrival.map(rfc3339).unwrap_or_else(|| "-".into());
+            let at = record.time().map(rfc3339).unwrap_or_else(|| "-".into());
             if color {
                 write!(self.out, "{DIM}{at}{RESET} ")?;
             } else {
@@ -136,6 +150,14 @@ impl<W: Write> Printer<W> {
                 )?;
             } else {
                 write!(self.out, "{} ", record.shard)?;
+            }
+            if let Some(log) = &record.log {
+                let (group, stream) = (&log.source.log_group, &log.source.log_stream);
+                if color {
+                    write!(self.out, "{DIM}{group} {stream}{RESET} ")?;
+                } else {
+                    write!(self.out, "{group} {stream} ")?;
+                }
             }
         }
         let data = &record.data[..];
@@ -161,6 +183,7 @@ impl<W: Write> Printer<W> {
 
     fn json(&mut self, record: &Record) -> io::Result<()> {
         let text = std::str::from_utf8(&record.data).ok();
+        let log = record.log.as_ref();
         let line = JsonRecord {
             stream: &self.options.stream,
             shard: &record.shard,
@@ -173,6 +196,12 @@ impl<W: Write> Printer<W> {
                 Some(_) => None,
                 None => Some(base64::engine::general_purpose::STANDARD.encode(&record.data)),
             },
+            log_group: log.map(|l| &*l.source.log_group),
+            log_stream: log.map(|l| &*l.source.log_stream),
+            log_event_id: log.map(|l| &*l.id),
+            log_timestamp: log
+                .and_then(|l| DateTime::from_timestamp_millis(l.timestamp_ms))
+                .map(rfc3339),
         };
         serde_json::to_writer(&mut self.out, &line).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
@@ -189,7 +218,8 @@ impl<W: Write + Send + 'static> Sink for Printer<W> {
     }
 }
 
-/// The `-o json` object. `data` when the record is UTF-8, else `data_base64`; never both.
+/// The `-o json` object. `data` when the record is UTF-8, else `data_base64`; never both. A
+/// CloudWatch Logs event adds its envelope's group and stream, its id and its own time.
 #[derive(Serialize)]
 struct JsonRecord<'a> {
     stream: &'a str,
@@ -202,6 +232,14 @@ struct JsonRecord<'a> {
     data: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_stream: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_event_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_timestamp: Option<String>,
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -211,6 +249,7 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::LogSource;
     use crate::filter::MatchOptions;
     use chrono::TimeZone;
 
@@ -222,7 +261,60 @@ mod tests {
             partition_key: "pk".into(),
             arrival: Some(Utc.timestamp_millis_opt(1_714_564_800_250).unwrap()),
             data: Bytes::from_static(data),
+            log: None,
         }
+    }
+
+    fn event(message: &'static [u8]) -> Record {
+        let source = LogSource {
+            owner: "111111111111".into(),
+            log_group: "/aws/lambda/app".into(),
+            log_stream: "2024/05/01/[$LATEST]abc".into(),
+            subscription_filters: Box::new([]),
+        };
+        Record {
+            log: Some(LogMeta {
+                source: Arc::new(source),
+                id: "3195".into(),
+                timestamp_ms: 1_714_564_799_123,
+            }),
+            ..record(message)
+        }
+    }
+
+    #[test]
+    fn log_events_in_line_mode() {
+        let options = PrintOptions {
+            timestamps: true,
+            prefix: true,
+            ..Default::default()
+        };
+        let out = print(options, None, &[event(b"started")]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2024-05-01T11:59:59.123Z shardId-000000000001 /aws/lambda/app 2024/05/01/[$LATEST]abc started\n"
+        );
+    }
+
+    #[test]
+    fn log_events_in_json() {
+        let options = PrintOptions {
+            format: Format::Json,
+            stream: "logs".into(),
+            ..Default::default()
+        };
+        let out = print(options, None, &[event(b"started")]);
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "stream": "logs", "shard": "shardId-000000000001", "sequence": "4960",
+                "sub_sequence": null, "partition_key": "pk",
+                "arrival": "2024-05-01T12:00:00.250Z", "data": "started",
+                "log_group": "/aws/lambda/app", "log_stream": "2024/05/01/[$LATEST]abc",
+                "log_event_id": "3195", "log_timestamp": "2024-05-01T11:59:59.123Z"
+            })
+        );
     }
 
     fn print(options: PrintOptions, matcher: Option<Matcher>, records: &[Record]) -> Vec<u8> {
