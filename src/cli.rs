@@ -1,9 +1,9 @@
 //! The command line: every flag ktail accepts lives here, and nowhere else.
 //!
 //! This module only parses and checks each value on its own (no I/O, no AWS) and imports nothing
-//! above it (one pure check from `aws`). `config` turns these structs into clap-free configurations; no clap type travels
-//! further. The stream-name candidates of TAB completion are attached where completion runs
-//! (`commands::completions`), so this module needs nothing above it.
+//! above it (pure checks and limits from `aws` and `contract`). `config` turns these structs into
+//! clap-free configurations; no clap type travels further. The stream-name candidates of TAB
+//! completion are attached where completion runs (`commands::completions`), not here.
 
 use std::path::PathBuf;
 use std::time::Duration;
