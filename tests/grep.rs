@@ -301,14 +301,15 @@ async fn a_killed_client_s_mapping_disables_itself_after_the_ttl() {
     let m = support::moto();
     let src = source(m, "grep-ttl", 1).await;
     let poller = Poller::start(m, &src);
-    // Long enough that renewals (every third of it) keep up on a loaded 2-core machine.
-    let mut running = grep(m, &[&src, "ERROR", "--ttl", "5s"]);
+    // Long enough that set-up and renewals (every third of it) keep up on a loaded 2-core machine:
+    // at 5s, a deploy slowed by other builds outlived the first deadline before any renewal.
+    let mut running = grep(m, &[&src, "ERROR", "--ttl", "15s"]);
     running.wait_for_stderr("tailing", LINE);
     poller.wait_polling(1, LINE);
     m.put_records(&src, ["ERROR before"]).await;
     assert_eq!(running.read_lines(1, LINE), ["ERROR before"]);
     // Renewals keep a live session going past its first deadline.
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(16));
     m.put_records(&src, ["ERROR renewed"]).await;
     assert_eq!(running.read_lines(1, LINE), ["ERROR renewed"]);
 
@@ -316,7 +317,7 @@ async fn a_killed_client_s_mapping_disables_itself_after_the_ttl() {
     let _ = running.wait(TIMEOUT);
     assert_eq!(mapping_states(m, &src).await, ["Enabled"]);
     // Past the deadline, the next batch makes the function disable its mapping.
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(16));
     m.put_records(&src, ["ERROR after"]).await;
     let deadline = Instant::now() + LINE;
     loop {
