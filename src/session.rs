@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 
+use crate::attachment::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
 use crate::exit::ExitCode;
 use crate::filter::Matcher;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
-use crate::lambda::{self, AttachPlan, Attachment, Clients, Removal, Removed, Target, names};
 use crate::printer::{PrintOptions, Printer};
 use crate::progress::{Feedback, Progress};
 use crate::signals::{self, CancellationToken, Listen};
@@ -156,7 +156,7 @@ impl Planned {
         Planned {
             output_stream: plan
                 .deploy
-                .output_stream
+                .filtered_stream
                 .clone()
                 .unwrap_or_else(|| base.clone()),
             role: plan.deploy.role.is_none().then(|| base.clone()),
@@ -167,7 +167,7 @@ impl Planned {
     fn target(&self) -> Target {
         Target {
             function_name: self.function.clone(),
-            output_stream: Some(self.output_stream.clone()),
+            filtered_stream: Some(self.output_stream.clone()),
             role_name: self.role.clone(),
         }
     }
@@ -184,8 +184,8 @@ struct Existing {
 impl Existing {
     async fn look(clients: &Clients, planned: &Planned) -> Result<Existing> {
         let (function, output_stream, role) = tokio::join!(
-            lambda::function::get(&clients.lambda, &planned.function),
-            lambda::output_stream::describe(&clients.kinesis, &planned.output_stream),
+            attachment::function::get(&clients.lambda, &planned.function),
+            attachment::filtered_stream::describe(&clients.kinesis, &planned.output_stream),
             async {
                 match &planned.role {
                     Some(name) => role_exists(&clients.iam, name).await,
@@ -206,7 +206,7 @@ impl Existing {
         Removal {
             mapping: true,
             function: !keep && !self.function,
-            output_stream: !keep && !self.output_stream,
+            filtered_stream: !keep && !self.output_stream,
             role: !keep && !self.role,
         }
     }
@@ -222,7 +222,7 @@ async fn role_exists(iam: &aws_sdk_iam::Client, name: &str) -> Result<bool> {
         {
             Ok(false)
         }
-        Err(err) => Err(lambda::aws_error(
+        Err(err) => Err(attachment::aws_error(
             err,
             &format!("cannot look up IAM role {name}"),
         )),
@@ -253,7 +253,7 @@ async fn server_side(
     set_leftovers(&leftovers, session, &planned.target(), removal);
 
     let attached = tokio::select! {
-        attached = lambda::attach(&clients, &session.plan, progress) => Some(attached),
+        attached = attachment::attach(&clients, &session.plan, progress) => Some(attached),
         _ = cancel.cancelled() => None,
     };
     let (target, created, removal, ended) = match &attached {
@@ -281,7 +281,7 @@ async fn server_side(
         Err(err) => {
             let err = err.context(format!(
                 "could not clean up; run `{}`",
-                session.detach_command(removal.output_stream || removal.function)
+                session.detach_command(removal.filtered_stream || removal.function)
             ));
             return Err(match ended {
                 Err(first) => first.context(format!("{err:#}")),
@@ -325,14 +325,14 @@ async fn sweep(
     progress: &Progress,
     deploy: Deploy,
 ) -> Result<Vec<Removed>> {
-    let mut removed = lambda::remove(clients, target, removal, progress).await?;
+    let mut removed = attachment::remove(clients, target, removal, progress).await?;
     if deploy == Deploy::Interrupted {
         tokio::time::sleep(IN_FLIGHT).await;
-        removed.extend(lambda::remove(clients, target, removal, progress).await?);
+        removed.extend(attachment::remove(clients, target, removal, progress).await?);
     }
     if deploy != Deploy::Finished
-        && removal.output_stream
-        && let Some(stream) = &target.output_stream
+        && removal.filtered_stream
+        && let Some(stream) = &target.filtered_stream
         && delete_unfinished_stream(clients, stream, progress).await?
     {
         removed.push(Removed {
@@ -353,7 +353,8 @@ async fn delete_unfinished_stream(
 ) -> Result<bool> {
     use aws_sdk_kinesis::client::Waiters as _;
     use aws_sdk_kinesis::types::StreamStatus;
-    let Some((_, status)) = lambda::output_stream::describe(&clients.kinesis, stream).await? else {
+    let Some((_, status)) = attachment::filtered_stream::describe(&clients.kinesis, stream).await?
+    else {
         return Ok(false);
     };
     if status == StreamStatus::Deleting {
@@ -375,7 +376,7 @@ async fn delete_unfinished_stream(
                 )
             })?;
     }
-    let deleted = lambda::output_stream::delete(&clients.kinesis, stream).await?;
+    let deleted = attachment::filtered_stream::delete(&clients.kinesis, stream).await?;
     step.done("removed");
     Ok(deleted)
 }
@@ -395,7 +396,7 @@ async fn tail_output(
 ) -> Result<(u64, Stop)> {
     // A stream this session created holds only its matches; a reused one may hold an earlier
     // session's, which end before this one started.
-    let start = if attachment.output == lambda::Change::Created {
+    let start = if attachment.filtered == attachment::Change::Created {
         Start::TrimHorizon
     } else {
         Start::AtTimestamp(started)
@@ -408,7 +409,7 @@ async fn tail_output(
         // `batch::select`).
         decode: session.plan.decode,
         warn: progress.feedback() != Feedback::Hidden,
-        ..TailConfig::new(StreamRef::Name(attachment.output_stream.clone()))
+        ..TailConfig::new(StreamRef::Name(attachment.filtered_stream.clone()))
     };
     let client = kinesis::client(sdk);
     let sink = Printer::new(
@@ -417,7 +418,7 @@ async fn tail_output(
         Some(matcher),
     );
     progress
-        .step(format!("tailing {}", attachment.output_stream))
+        .step(format!("tailing {}", attachment.filtered_stream))
         .done("matches follow; Ctrl-C to stop and detach");
     let renewals = tokio::spawn(renew(
         clients.clone(),
@@ -437,7 +438,7 @@ async fn renew(clients: Clients, function: String, ttl: Duration, progress: Prog
     let mut warned = false;
     loop {
         tokio::time::sleep(every).await;
-        match lambda::renew_ttl(&clients, &function, ttl).await {
+        match attachment::renew_ttl(&clients, &function, ttl).await {
             Ok(_) => warned = false,
             Err(err) if !warned => {
                 warned = true;
@@ -457,9 +458,9 @@ fn kept(target: &Target, created: Removal, removal: Removal) -> Vec<String> {
     if created.function && !removal.function {
         kept.push(format!("function {}", target.function_name));
     }
-    if created.output_stream
-        && !removal.output_stream
-        && let Some(stream) = &target.output_stream
+    if created.filtered_stream
+        && !removal.filtered_stream
+        && let Some(stream) = &target.filtered_stream
     {
         kept.push(format!("output stream {stream}"));
     }
@@ -491,8 +492,8 @@ pub(crate) fn leftover_message(session: &Session, target: &Target, removal: Remo
     if removal.function {
         what.push(format!("function {}", target.function_name));
     }
-    if removal.output_stream
-        && let Some(stream) = &target.output_stream
+    if removal.filtered_stream
+        && let Some(stream) = &target.filtered_stream
     {
         what.push(format!("output stream {stream}"));
     }
@@ -501,7 +502,7 @@ pub(crate) fn leftover_message(session: &Session, target: &Target, removal: Remo
     {
         what.push(format!("role {role}"));
     }
-    let purge = removal.function || removal.output_stream || removal.role;
+    let purge = removal.function || removal.filtered_stream || removal.role;
     format!(
         "ktail: stopped before cleaning up; may be left: {}; remove with: {}",
         what.join(", "),
@@ -606,7 +607,7 @@ mod tests {
             Removal {
                 mapping: true,
                 function: false,
-                output_stream: true,
+                filtered_stream: true,
                 role: false
             }
         );

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine;
-use ktail::lambda::artifact::{self, Architecture};
+use ktail::attachment::artifact::{self, Architecture};
 use serde_json::{Value, json};
 
 use crate::support::{self, Emulator, Output};
@@ -1011,8 +1011,8 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
         true
     );
 
-    let clients = ktail::lambda::Clients::new(&m.sdk_config().await);
-    let at = ktail::lambda::renew_ttl(&clients, &function, Duration::from_secs(3600))
+    let clients = ktail::attachment::Clients::new(&m.sdk_config().await);
+    let at = ktail::attachment::renew_ttl(&clients, &function, Duration::from_secs(3600))
         .await
         .unwrap();
     let now = chrono::Utc::now().timestamp();

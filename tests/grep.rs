@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use ktail::attachment::names::Identity;
 use ktail::filter::MatchOptions;
-use ktail::lambda::names::Identity;
 
 use crate::support::esm_poller::Poller;
 use crate::support::{self, Emulator, Running};

@@ -4,10 +4,10 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+use crate::attachment::{self, Clients};
 use crate::config::{AttachCommand, Report};
 use crate::context::Context;
 use crate::exit::ExitCode;
-use crate::lambda::{self, Clients};
 use crate::picker;
 
 pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
@@ -18,11 +18,11 @@ pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
 
     let clients = Clients::new(ctx.sdk().await?);
     let progress = ctx.progress();
-    let attachment = lambda::attach(&clients, &plan, &progress).await?;
+    let attachment = attachment::attach(&clients, &plan, &progress).await?;
 
     let mut stdout = std::io::stdout().lock();
     match command.report {
-        Report::Text => writeln!(stdout, "{}", attachment.output_stream),
+        Report::Text => writeln!(stdout, "{}", attachment.filtered_stream),
         Report::Json => writeln!(
             stdout,
             "{}",
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
     progress.note(if attachment.changed() {
         format!(
             "attached; tail it with `ktail tail {}`, remove it with `ktail detach {} <PATTERN>`",
-            attachment.output_stream, attachment.source_stream
+            attachment.filtered_stream, attachment.source_stream
         )
     } else {
         "already attached: nothing changed".to_owned()

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
         })
         .collect();
     // A listing should not fail for want of Lambda permissions: the column then shows `-`.
-    if let Ok(greps) = crate::lambda::enabled_greps_by_stream(&crate::aws::lambda(sdk)).await {
+    if let Ok(greps) = crate::attachment::enabled_greps_by_stream(&crate::aws::lambda(sdk)).await {
         for row in &mut streams {
             row.greps = Some(greps.get(&row.stream.arn).copied().unwrap_or(0));
         }

@@ -4,16 +4,16 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+use crate::attachment::{self, AttachmentStatus, Clients};
 use crate::config::Report;
 use crate::context::Context;
 use crate::exit::ExitCode;
-use crate::lambda::{self, AttachmentStatus, Clients};
 
 pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
     let progress = ctx.progress();
     let step = progress.step("listing attachments");
-    let attachments = lambda::status(&clients).await?;
+    let attachments = attachment::status(&clients).await?;
     step.done(format!("{}", attachments.len()));
     let mut stdout = std::io::stdout().lock();
     match report {
@@ -80,7 +80,7 @@ fn table(attachments: &[AttachmentStatus]) -> String {
                     .clone()
                     .unwrap_or_else(|| "-".into()),
                 a.function.clone(),
-                a.output_stream.clone().unwrap_or_else(|| "-".into()),
+                a.filtered_stream.clone().unwrap_or_else(|| "-".into()),
                 a.created.clone().unwrap_or_else(|| "-".into()),
                 match (&a.expires_at, a.expired) {
                     (Some(t), true) => format!("{t} (expired)"),
@@ -126,7 +126,7 @@ mod tests {
             state: "Enabled".into(),
             last_processing_result: None,
             function: "ktail-logs-0123456789ab".into(),
-            output_stream: Some("ktail-logs-0123456789ab".into()),
+            filtered_stream: Some("ktail-logs-0123456789ab".into()),
             mapping_uuid: None,
             created: Some("2024-05-01T12:00:00Z".into()),
             expires_at: Some("2024-05-01T13:00:00Z".into()),

@@ -2,7 +2,7 @@
 //!
 //! An attachment is identified by what it matches: (source stream, pattern, `-v`, `-i`). The same
 //! arguments always give the same names, so a second `attach` finds and reuses what the first one made,
-//! and a different pattern on the same stream gets its own function, role and output stream. Deploy
+//! and a different pattern on the same stream gets its own function, role and filtered stream. Deploy
 //! options (memory, architecture, parallelism) are not part of the identity: changing them updates the
 //! attachment in place.
 
@@ -60,7 +60,7 @@ impl Identity {
         hex_prefix(&digest, ID_LEN)
     }
 
-    /// The name shared by the function, the role and (unless given) the output stream:
+    /// The name shared by the function, the role and (unless given) the filtered stream:
     /// `ktail-<stream>-<id>`, valid for all three (letters, digits, `-`, `_`; at most 64 characters).
     pub fn base_name(&self) -> String {
         let room = MAX_SHORT_NAME - PREFIX.len() - 1 - ID_LEN;
@@ -121,7 +121,7 @@ fn hex_prefix(bytes: &[u8], len: usize) -> String {
         .collect()
 }
 
-/// The parts of a Kinesis stream ARN that the policy and the output stream's ARN are built from.
+/// The parts of a Kinesis stream ARN that the policy and the filtered stream's ARN are built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamArn {
     pub partition: String,

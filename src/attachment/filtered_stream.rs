@@ -1,4 +1,5 @@
-//! The filtered output stream the grep function writes its matches to.
+//! The filtered stream: the Kinesis stream the grep function writes its matches to, and that
+//! `ktail grep` tails (`--output-stream` names it).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::{Change, aws_error, wait_error};
 /// A new stream is usually ACTIVE within seconds; a busy account can take a minute or two.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// How a newly created output stream is provisioned.
+/// How a newly created filtered stream is provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capacity {
     Provisioned(u32),

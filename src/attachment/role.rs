@@ -1,5 +1,5 @@
 //! The grep function's IAM role: trusted by Lambda only, with one inline policy that allows exactly
-//! what the function does — read the source stream, write the output stream, write its own log
+//! what the function does — read the source stream, write the filtered stream, write its own log
 //! group, and (with a TTL) disable its own event source mappings.
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ pub const POLICY_NAME: &str = "ktail-grep";
 pub struct PolicyScope {
     pub source: StreamArn,
     pub source_arn: String,
-    pub output_arn: String,
+    pub filtered_arn: String,
     pub function_name: String,
     /// Whether the dead-client guard may disable the function's own mappings.
     pub ttl_guard: bool,
@@ -67,7 +67,7 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
             "Sid": "WriteOutputStream",
             "Effect": "Allow",
             "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
-            "Resource": scope.output_arn
+            "Resource": scope.filtered_arn
         }),
         json!({
             "Sid": "CreateOwnLogGroup",
@@ -220,6 +220,21 @@ pub async fn current_policy(iam: &Client, name: &str) -> Result<Option<Value>> {
     }
 }
 
+/// Whether the role exists.
+pub async fn exists(iam: &Client, name: &str) -> Result<bool> {
+    match iam.get_role().role_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(aws_error(err, &format!("cannot look up IAM role {name}"))),
+    }
+}
+
 /// Whether the role carries ktail's tag, i.e. ktail may change or delete it.
 pub async fn is_managed(iam: &Client, name: &str) -> Result<bool> {
     let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
@@ -338,7 +353,7 @@ mod tests {
         PolicyScope {
             source: StreamArn::parse(source).unwrap(),
             source_arn: source.to_owned(),
-            output_arn: "arn:aws:kinesis:eu-west-1:111122223333:stream/ktail-logs-1".to_owned(),
+            filtered_arn: "arn:aws:kinesis:eu-west-1:111122223333:stream/ktail-logs-1".to_owned(),
             function_name: "ktail-logs-1".to_owned(),
             ttl_guard,
         }
