@@ -9,8 +9,9 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::client::Waiters as _;
 use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
 
+use super::Change;
 use super::names::TAG_MANAGED;
-use super::{Change, aws_error, wait_error};
+use crate::aws::errors::{self, AwsResultExt as _};
 
 /// A new stream is usually ACTIVE within seconds; a busy account can take a minute or two.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -24,24 +25,15 @@ pub enum Capacity {
 
 /// A stream's ARN and status, or `None` when it does not exist.
 pub async fn describe(kinesis: &Client, name: &str) -> Result<Option<(String, StreamStatus)>> {
-    match kinesis
+    let out = kinesis
         .describe_stream_summary()
         .stream_name(name)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .stream_description_summary
-            .map(|s| (s.stream_arn, s.stream_status))),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot describe stream {name}"))),
-    }
+        .not_found_as_none(|| format!("cannot describe stream {name}"))?;
+    Ok(out
+        .and_then(|out| out.stream_description_summary)
+        .map(|s| (s.stream_arn, s.stream_status)))
 }
 
 /// Creates the stream when missing (tagged with `tags`) and waits until it is ACTIVE.
@@ -85,9 +77,9 @@ pub async fn ensure(
                     Change::Unchanged
                 }
                 Err(err) => {
-                    return Err(aws_error(
+                    return Err(errors::error(
                         err,
-                        &format!("cannot create output stream {name}"),
+                        format!("cannot create output stream {name}"),
                     ));
                 }
             }
@@ -98,7 +90,9 @@ pub async fn ensure(
         .stream_name(name)
         .wait(ACTIVE_TIMEOUT)
         .await
-        .map_err(|e| wait_error(e, &format!("output stream {name} did not become active")))?;
+        .map_err(|e| {
+            errors::wait_error(e, format!("output stream {name} did not become active"))
+        })?;
     if change == Change::Created {
         // Tagged after creation rather than in CreateStream: some emulators drop creation tags.
         kinesis
@@ -107,7 +101,7 @@ pub async fn ensure(
             .set_tags(Some(tags.clone()))
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("cannot tag output stream {name}")))?;
+            .or_aws_error(|| format!("cannot tag output stream {name}"))?;
     }
     match describe(kinesis, name).await? {
         Some((arn, _)) => Ok((arn, change)),
@@ -117,50 +111,27 @@ pub async fn ensure(
 
 /// Whether ktail created the stream (and so may delete it).
 pub async fn is_managed(kinesis: &Client, name: &str) -> Result<bool> {
-    match kinesis
+    let out = kinesis
         .list_tags_for_stream()
         .stream_name(name)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .tags
+        .not_found_as_none(|| format!("cannot read the tags of stream {name}"))?;
+    Ok(out.is_some_and(|out| {
+        out.tags
             .iter()
-            .any(|t| t.key == TAG_MANAGED && t.value.as_deref() == Some("true"))),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(
-            err,
-            &format!("cannot read the tags of stream {name}"),
-        )),
-    }
+            .any(|t| t.key == TAG_MANAGED && t.value.as_deref() == Some("true"))
+    }))
 }
 
 /// Deletes the stream; `false` when it was already gone.
 pub async fn delete(kinesis: &Client, name: &str) -> Result<bool> {
-    match kinesis
+    let deleted = kinesis
         .delete_stream()
         .stream_name(name)
         .enforce_consumer_deletion(true)
         .send()
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(
-            err,
-            &format!("cannot delete output stream {name}"),
-        )),
-    }
+        .not_found_as_none(|| format!("cannot delete output stream {name}"))?;
+    Ok(deleted.is_some())
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::remove::Target;
-use super::{Clients, aws_error, function, mapping, names, role};
+use super::{Clients, function, mapping, names, role};
+use crate::aws::errors::AwsResultExt as _;
 use crate::contract::env;
 use crate::filter::MatchOptions;
 
@@ -78,7 +79,7 @@ pub(crate) async fn find_all(clients: &Clients) -> Result<Vec<Found>> {
         .send();
     let mut found = Vec::new();
     while let Some(config) = pages.next().await {
-        let config = config.map_err(|e| aws_error(e, "cannot list Lambda functions"))?;
+        let config = config.or_aws_error(|| "cannot list Lambda functions")?;
         let (Some(name), Some(arn)) = (config.function_name(), config.function_arn()) else {
             continue;
         };
@@ -170,7 +171,7 @@ pub async fn enabled_greps_by_stream(
         .send();
     let mut counts = HashMap::new();
     while let Some(m) = pages.next().await {
-        let m = m.map_err(|e| aws_error(e, "cannot list event source mappings"))?;
+        let m = m.or_aws_error(|| "cannot list event source mappings")?;
         let ours = m
             .function_arn()
             .and_then(|arn| arn.rsplit_once(":function:"))

@@ -40,12 +40,9 @@ pub mod plan;
 pub mod remove;
 pub mod role;
 
-use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Serialize;
 
 use crate::retry::Backoff;
@@ -100,31 +97,6 @@ pub(crate) fn iam_propagation(fresh: bool) -> Backoff {
     } else {
         1
     })
-}
-
-/// A one-line error for a failed AWS call: what failed, then the service's code and message.
-pub(crate) fn aws_error<E, R>(err: SdkError<E, R>, what: &str) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
-{
-    let detail = match err.as_service_error() {
-        Some(e) => match (e.code(), e.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
-            _ => DisplayErrorContext(&err).to_string(),
-        },
-        None => DisplayErrorContext(&err).to_string(),
-    };
-    anyhow::anyhow!("{what}: {detail}")
-}
-
-/// A one-line error for a waiter that gave up or failed.
-pub(crate) fn wait_error<E: std::error::Error + Send + Sync + 'static>(
-    err: E,
-    what: &str,
-) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}", DisplayErrorContext(&err))
 }
 
 #[cfg(test)]

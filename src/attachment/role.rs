@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result};
 use aws_sdk_iam::Client;
 use serde_json::{Value, json};
 
+use super::Change;
 use super::names::{StreamArn, TAG_MANAGED};
-use super::{Change, aws_error};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error};
 
 /// The name of the inline policy ktail puts on the roles it creates.
 pub const POLICY_NAME: &str = "ktail-grep";
@@ -109,18 +110,7 @@ pub async fn ensure(
     policy: &Value,
     tags: &HashMap<String, String>,
 ) -> Result<(String, Change)> {
-    let existing = match iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role.map(|r| r.arn),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            None
-        }
-        Err(err) => return Err(aws_error(err, &format!("cannot look up IAM role {name}"))),
-    };
-    let (arn, created) = match existing {
+    let (arn, created) = match arn(iam, name).await? {
         Some(arn) => {
             if !is_managed(iam, name).await? {
                 anyhow::bail!(
@@ -145,7 +135,7 @@ pub async fn ensure(
         .policy_document(policy.to_string())
         .send()
         .await
-        .map_err(|e| aws_error(e, &format!("cannot set the policy of IAM role {name}")))?;
+        .or_aws_error(|| format!("cannot set the policy of IAM role {name}"))?;
     Ok((
         arn,
         if created {
@@ -182,65 +172,47 @@ async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Res
                 .as_service_error()
                 .is_some_and(|e| e.is_entity_already_exists_exception()) =>
         {
-            let out = iam
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error(e, &format!("cannot look up IAM role {name}")))?;
-            out.role
-                .map(|r| r.arn)
-                .with_context(|| format!("IAM returned no role for {name}"))
+            arn(iam, name)
+                .await?
+                .with_context(|| format!("IAM role {name} was created and is gone again"))
         }
-        Err(err) => Err(aws_error(err, &format!("cannot create IAM role {name}"))),
+        Err(err) => Err(aws_error(err, format!("cannot create IAM role {name}"))),
     }
 }
 
 /// The role's current ktail policy, if it has one.
 pub async fn current_policy(iam: &Client, name: &str) -> Result<Option<Value>> {
-    match iam
+    let out = iam
         .get_role_policy()
         .role_name(name)
         .policy_name(POLICY_NAME)
         .send()
         .await
-    {
-        Ok(out) => Ok(parse_policy_document(&out.policy_document)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(aws_error(
-            err,
-            &format!("cannot read the policy of IAM role {name}"),
-        )),
-    }
+        .not_found_as_none(|| format!("cannot read the policy of IAM role {name}"))?;
+    Ok(out.and_then(|out| parse_policy_document(&out.policy_document)))
+}
+
+/// The role's ARN, or `None` when it does not exist.
+pub async fn arn(iam: &Client, name: &str) -> Result<Option<String>> {
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot look up IAM role {name}"))?;
+    Ok(out.and_then(|out| out.role).map(|r| r.arn))
 }
 
 /// Whether the role exists.
 pub async fn exists(iam: &Client, name: &str) -> Result<bool> {
-    match iam.get_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot look up IAM role {name}"))),
-    }
+    Ok(arn(iam, name).await?.is_some())
 }
 
 /// Whether the role carries ktail's tag, i.e. ktail may change or delete it.
 pub async fn is_managed(iam: &Client, name: &str) -> Result<bool> {
     let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| aws_error(e, &format!("cannot read the tags of IAM role {name}")))?;
+        let page = page.or_aws_error(|| format!("cannot read the tags of IAM role {name}"))?;
         if page
             .tags
             .iter()
@@ -261,55 +233,28 @@ pub async fn delete(iam: &Client, name: &str) -> Result<bool> {
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => policies.extend(page.policy_names),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                return Ok(false);
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot list the policies of IAM role {name}"),
-                ));
-            }
-        }
+        let Some(page) =
+            page.not_found_as_none(|| format!("cannot list the policies of IAM role {name}"))?
+        else {
+            return Ok(false);
+        };
+        policies.extend(page.policy_names);
     }
     for policy in policies {
-        match iam
-            .delete_role_policy()
+        iam.delete_role_policy()
             .role_name(name)
             .policy_name(&policy)
             .send()
             .await
-        {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) => {}
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot delete policy {policy} of IAM role {name}"),
-                ));
-            }
-        }
+            .not_found_as_none(|| format!("cannot delete policy {policy} of IAM role {name}"))?;
     }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot delete IAM role {name}"))),
-    }
+    let deleted = iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot delete IAM role {name}"))?;
+    Ok(deleted.is_some())
 }
 
 /// The role name in a role ARN (`arn:aws:iam::1:role/path/name`).

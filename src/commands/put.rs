@@ -82,5 +82,5 @@ fn request_failed(failed: RequestFailed, stream: &StreamRef) -> anyhow::Error {
             "stream {name} does not exist in this region (`ktail ls` lists them); {so_far}"
         );
     }
-    anyhow::Error::new(*err).context(format!("cannot put records to {name}; {so_far}"))
+    crate::aws::errors::error(*err, format!("cannot put records to {name}; {so_far}"))
 }

@@ -7,13 +7,14 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use super::Session;
 use super::report::leftover_message;
 use crate::attachment::{
     self, Clients, PlannedNames, Removal, Removed, Target, filtered_stream, function, role,
 };
+use crate::aws::errors::wait_error;
 use crate::progress::Progress;
 
 /// How long a request sent just before an interrupt may take to land.
@@ -123,10 +124,7 @@ async fn delete_unfinished_stream(
             .wait(STREAM_SETTLE)
             .await
             .map_err(|e| {
-                anyhow!(
-                    "output stream {stream} did not finish creating: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(e)
-                )
+                wait_error(e, format!("output stream {stream} did not finish creating"))
             })?;
     }
     let deleted = filtered_stream::delete(&clients.kinesis, stream).await?;
