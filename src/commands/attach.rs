@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use crate::attachment::{self, Clients};
 use crate::config::{AttachCommand, Report};
 use crate::context::Context;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 use crate::picker;
 
 pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
@@ -29,7 +29,7 @@ pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
             serde_json::to_string_pretty(&attachment).context("encoding the report")?
         ),
     }
-    .context("writing to stdout")?;
+    .context(WRITE_OUTPUT)?;
     progress.note(if attachment.changed() {
         format!(
             "attached; tail it with `ktail tail {}`, remove it with `ktail detach {} <PATTERN>`",

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use crate::attachment::{self, AttachmentStatus, Clients};
 use crate::config::Report;
 use crate::context::Context;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 
 pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
@@ -24,10 +24,10 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
         ),
         Report::Text => write!(stdout, "{}", table(&attachments)),
     }
-    .context("writing to stdout")?;
+    .context(WRITE_OUTPUT)?;
     if report == Report::Text {
         let consumers = consumers(ctx).await?;
-        write!(stdout, "{consumers}").context("writing to stdout")?;
+        write!(stdout, "{consumers}").context(WRITE_OUTPUT)?;
     }
     Ok(ExitCode::Success)
 }
