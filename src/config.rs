@@ -13,7 +13,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::attachment::{
-    AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture,
+    AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture, shell_quote,
 };
 use crate::aws::AwsOptions;
 use crate::cli::{self, Cli};
@@ -24,7 +24,7 @@ use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{ReadRate, Selection, Start, StreamRef, TailConfig};
 use crate::picker;
 use crate::printer::{Format, PrintOptions};
-use crate::session::{DEFAULT_TTL, Session, shell_quote};
+use crate::session::{DEFAULT_TTL, Session};
 
 /// A run: the global options, the terminal as it was at start, and what to do.
 #[derive(Debug)]

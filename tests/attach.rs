@@ -235,7 +235,7 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
     assert!(name.starts_with("ktail-") && name.contains(&src), "{name}");
     assert_eq!(report["output_stream"], name.as_str());
 
-    // The output stream: created, active, one shard, tagged.
+    // The output stream: created, active, one shard, tagged (`ktail/…`: Kinesis refuses `:`).
     let kinesis = m.kinesis().await;
     let summary = kinesis
         .describe_stream_summary()
@@ -254,10 +254,10 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
         .await
         .unwrap()
         .tags;
-    assert!(tags.iter().any(|t| t.key == "ktail:managed"));
+    assert!(tags.iter().any(|t| t.key == "ktail/managed"));
     assert!(
         tags.iter()
-            .any(|t| t.key == "ktail:source" && t.value.as_deref() == Some(src.as_str()))
+            .any(|t| t.key == "ktail/source" && t.value.as_deref() == Some(src.as_str()))
     );
 
     // The function.
@@ -295,12 +295,12 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
     assert_eq!(env["MATCH_IGNORE_CASE"], "true");
     assert!(!env.contains_key("MATCH_INVERT") && !env.contains_key("KTAIL_EXPIRES_AT"));
     let tags = got.tags().unwrap();
-    assert_eq!(tags["ktail:managed"], "true");
-    assert_eq!(tags["ktail:source"], src);
-    assert_eq!(tags["ktail:options"], "-i");
+    assert_eq!(tags["ktail/managed"], "true");
+    assert_eq!(tags["ktail/source"], src);
+    assert_eq!(tags["ktail/options"], "-i");
     assert_eq!(
         base64::engine::general_purpose::STANDARD
-            .decode(&tags["ktail:pattern"])
+            .decode(&tags["ktail/pattern"])
             .unwrap(),
         b"\"status\":500"
     );
@@ -1035,4 +1035,279 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
         expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
         false
     );
+}
+
+// ---- issue 17 item 7: tags every service accepts, and nothing left behind on failure ---------
+
+/// Kinesis from a fresh ferrokinesis, which applies Kinesis's documented tag character set
+/// (letters, digits, spaces and `_ . / = + - % @`; moto's Kinesis takes any key), with Lambda and
+/// IAM from moto. moto's event source mappings look their source up in moto's own Kinesis, so a
+/// source stream is made in both, under one ARN: ferrokinesis plays moto's account.
+struct StrictKinesis {
+    moto: &'static Emulator,
+    ferro: Emulator,
+}
+
+impl StrictKinesis {
+    async fn start(moto: &'static Emulator) -> StrictKinesis {
+        let probe = source_stream(moto, "attach-account").await;
+        let arn = moto
+            .kinesis()
+            .await
+            .describe_stream_summary()
+            .stream_name(&probe)
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_arn;
+        let ferro = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+            aws_account_id: arn.split(':').nth(4).unwrap().to_owned(),
+            ..support::ferrokinesis_options()
+        });
+        StrictKinesis { moto, ferro }
+    }
+
+    /// A source stream in both emulators.
+    async fn source(&self, prefix: &str) -> String {
+        let name = source_stream(self.moto, prefix).await;
+        self.ferro.create_stream(&name, 1).await;
+        name
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.moto.ktail();
+        cmd.env("AWS_ENDPOINT_URL_KINESIS", &self.ferro.endpoint)
+            .args(args);
+        cmd
+    }
+
+    fn ktail(&self, args: &[&str]) -> Output {
+        support::run_ktail(self.command(args), TIMEOUT)
+    }
+
+    /// Every stream ferrokinesis holds.
+    async fn streams(&self) -> BTreeSet<String> {
+        self.ferro
+            .kinesis()
+            .await
+            .list_streams()
+            .send()
+            .await
+            .unwrap()
+            .stream_names
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Issue 17 item 7: an emulator that applies the documented tag character set refused the `:` of
+/// every `ktail:` key, so attach failed after CreateStream. Now the filtered stream is tagged (at
+/// creation) with keys every service ktail tags accepts, `status` lists the attachment, and
+/// `detach --all --purge` removes the stream with the rest.
+#[tokio::test]
+async fn attach_works_where_kinesis_enforces_its_tag_character_set() {
+    let m = support::moto();
+    let k = StrictKinesis::start(m).await;
+    let src = k.source("attach-strict").await;
+    let out = k.ktail(&["attach", &src, "\"status\":500", "-i", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    assert_eq!(report["output"], "created", "{report:#}");
+    let name = report["output_stream"].as_str().unwrap().to_owned();
+    let tags = k
+        .ferro
+        .kinesis()
+        .await
+        .list_tags_for_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t.key == key)
+            .and_then(|t| t.value.clone())
+    };
+    assert_eq!(tag("ktail/managed").as_deref(), Some("true"), "{tags:?}");
+    assert_eq!(tag("ktail/source").as_deref(), Some(src.as_str()));
+    assert_eq!(tag("ktail/options").as_deref(), Some("-i"));
+
+    let status = json_out(&k.ktail(&["status", "-o", "json"]));
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["source_stream"] == src.as_str() && a["output_stream"] == name.as_str()),
+        "status lists the attachment: {status:#}"
+    );
+
+    k.ktail(&["detach", &src, "--all", "--purge"])
+        .assert_success();
+    assert_eq!(k.streams().await, BTreeSet::from([src.clone()]));
+    let left = snapshot(m, &src).await;
+    assert!(
+        left.roles.is_empty() && left.functions.is_empty() && left.mappings.is_empty(),
+        "{left:?}"
+    );
+}
+
+/// Issue 17 item 7: when a step fails after others created their resources, attach removes what
+/// this run created (here the role and the filtered stream, when Lambda cannot be reached) and
+/// exits 1 with the step's error, instead of leaving them behind.
+#[tokio::test]
+async fn a_failed_attach_removes_what_it_created() {
+    let m = support::moto();
+    let k = StrictKinesis::start(m).await;
+    let src = k.source("attach-undo").await;
+    let mut cmd = k.command(&["attach", &src, "x"]);
+    cmd.env("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9");
+    let out = support::run_ktail(cmd, TIMEOUT);
+    out.assert_code(1);
+    let base = ktail::attachment::names::Identity {
+        source: src.clone(),
+        pattern: "x".into(),
+        options: Default::default(),
+    }
+    .base_name();
+    for created in [
+        format!("role {base}: created"),
+        format!("output stream {base}: created"),
+        format!("removing output stream {base}: removed"),
+        format!("removing role {base}: removed"),
+    ] {
+        assert!(
+            out.stderr.contains(&created),
+            "{created:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr
+            .contains(&format!("ktail: cannot look up function {base}: ")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(k.streams().await, BTreeSet::from([src.clone()]));
+    assert_eq!(snapshot(m, &src).await.roles, BTreeSet::new());
+}
+
+/// What versions before `ktail/…` tags made (tagged `ktail:managed`, `ktail:source`, …, with an
+/// RFC 3339 `ktail:created`) is still listed by `status` and removed by `detach --purge`.
+#[tokio::test]
+async fn what_older_versions_tagged_is_still_found_and_removed() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-legacy").await;
+    let before = snapshot(m, &src).await;
+    let out = ktail(m, &["attach", &src, "old", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    let name = report["function_name"].as_str().unwrap().to_owned();
+    let legacy = |key: &str, value: &str| match key.strip_prefix("ktail/") {
+        Some("created") => (
+            "ktail:created".to_owned(),
+            "2024-05-01T12:00:00Z".to_owned(),
+        ),
+        Some(rest) => (format!("ktail:{rest}"), value.to_owned()),
+        None => (key.to_owned(), value.to_owned()),
+    };
+
+    let lambda = m.lambda().await;
+    let arn = report["function_arn"].as_str().unwrap();
+    let tags = lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    lambda
+        .untag_resource()
+        .resource(arn)
+        .set_tag_keys(Some(tags.keys().cloned().collect()))
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .set_tags(Some(tags.iter().map(|(k, v)| legacy(k, v)).collect()))
+        .send()
+        .await
+        .unwrap();
+
+    let iam = m.iam().await;
+    let tags = iam
+        .list_role_tags()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    iam.untag_role()
+        .role_name(&name)
+        .set_tag_keys(Some(tags.iter().map(|t| t.key.clone()).collect()))
+        .send()
+        .await
+        .unwrap();
+    for t in &tags {
+        let (key, value) = legacy(&t.key, &t.value);
+        iam.tag_role()
+            .role_name(&name)
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let kinesis = m.kinesis().await;
+    let tags = kinesis
+        .list_tags_for_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    kinesis
+        .remove_tags_from_stream()
+        .stream_name(&name)
+        .set_tag_keys(Some(tags.iter().map(|t| t.key.clone()).collect()))
+        .send()
+        .await
+        .unwrap();
+    kinesis
+        .add_tags_to_stream()
+        .stream_name(&name)
+        .set_tags(Some(
+            tags.iter()
+                .map(|t| legacy(&t.key, t.value.as_deref().unwrap_or_default()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let status = json_out(&ktail(m, &["status", "-o", "json"]));
+    let mine = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source_stream"] == src.as_str())
+        .unwrap_or_else(|| panic!("{src} not in {status:#}"))
+        .clone();
+    assert_eq!(mine["created"], "2024-05-01T12:00:00Z");
+    assert_eq!(mine["function"], name.as_str());
+
+    ktail(m, &["detach", &src, "--all", "--purge"]).assert_success();
+    assert_eq!(snapshot(m, &src).await, before);
 }

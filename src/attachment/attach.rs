@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 
-use super::names::StreamArn;
+use super::names::{self, StreamArn};
 use super::plan::AttachPlan;
-use super::remove::{Removal, Target};
+use super::remove::{Removal, Target, remove};
 use super::{Change, Clients, filtered_stream, function, mapping, role};
 use crate::contract::env;
 use crate::progress::Progress;
@@ -70,13 +70,49 @@ impl Attachment {
     }
 }
 
-/// Deploys and wires the grep function for `plan`, reusing whatever already exists.
+/// Deploys and wires the grep function for `plan`, reusing whatever already exists. When a step
+/// fails, what this call created is removed again (each step takes back its own half-made
+/// resource; this takes back the earlier steps'), so a failed attach leaves nothing behind.
 pub async fn attach(
     clients: &Clients,
     plan: &AttachPlan,
     progress: &Progress,
 ) -> Result<Attachment> {
     plan.validate()?;
+    let mut made = Removal::NOTHING;
+    match deploy(clients, plan, progress, &mut made).await {
+        Ok(attachment) => Ok(attachment),
+        Err(err) if made == Removal::NOTHING => Err(err),
+        Err(err) => Err(roll_back(clients, plan, made, err, progress).await),
+    }
+}
+
+/// Removes what a failed [`deploy`] created (`made`) and returns its error, with a word about
+/// what could not be removed.
+async fn roll_back(
+    clients: &Clients,
+    plan: &AttachPlan,
+    made: Removal,
+    err: anyhow::Error,
+    progress: &Progress,
+) -> anyhow::Error {
+    progress.note("removing what this run created");
+    match remove(clients, &plan.names().target(), made, progress).await {
+        Ok(_) => err,
+        Err(undo) => anyhow::anyhow!(
+            "{err:#}; could not remove what this run created ({undo:#}); run `{}`",
+            plan.detach_command(true, "")
+        ),
+    }
+}
+
+/// The attach sequence; records in `made` what it creates as it goes.
+async fn deploy(
+    clients: &Clients,
+    plan: &AttachPlan,
+    progress: &Progress,
+    made: &mut Removal,
+) -> Result<Attachment> {
     let identity = plan.identity();
     let source_name = identity.source.clone();
 
@@ -94,7 +130,7 @@ pub async fn attach(
     let base = identity.base_name();
     let filtered_name = plan.names().filtered_stream;
     let filtered_arn_expected = source.sibling(&filtered_name);
-    let tags = identity.tags(&Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
+    let tags = identity.tags(&names::created_tag(Utc::now()));
 
     let (role_arn, role_change) = match &plan.deploy.role {
         Some(arn) => {
@@ -111,6 +147,7 @@ pub async fn attach(
                 ttl_guard: plan.ttl.is_some(),
             });
             let (arn, change) = role::ensure(&clients.iam, &base, &policy, &tags).await?;
+            made.role = change == Change::Created;
             step.done(describe_change(change, "policy updated"));
             (arn, change)
         }
@@ -125,6 +162,7 @@ pub async fn attach(
         &tags,
     )
     .await?;
+    made.filtered_stream = filtered_change == Change::Created;
     step.done(describe_change(filtered_change, "updated"));
 
     let expires_at = plan.ttl.map(deadline);
@@ -142,6 +180,9 @@ pub async fn attach(
         role_is_fresh,
     )
     .await?;
+    // A function this run created takes its mapping with it.
+    made.function = function.change == Change::Created;
+    made.mapping = made.function;
     step.done(function.detail);
 
     let step = progress.step(format!("event source mapping {source_name} → {base}"));

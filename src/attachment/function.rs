@@ -183,12 +183,17 @@ async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Re
             ));
         }
     };
-    lambda
+    let active = lambda
         .wait_until_function_active_v2()
         .function_name(&spec.name)
         .wait(WAIT_TIMEOUT)
         .await
-        .map_err(|e| wait_error(e, format!("function {} did not become active", spec.name)))?;
+        .map_err(|e| wait_error(e, format!("function {} did not become active", spec.name)));
+    if let Err(err) = active {
+        // Ours and unusable: take it away again, so a failed step leaves nothing behind.
+        let undo = delete(lambda, &spec.name).await;
+        return Err(super::undone(err, &format!("function {}", spec.name), undo));
+    }
     out.function_arn
         .with_context(|| format!("Lambda returned no ARN for function {}", spec.name))
 }

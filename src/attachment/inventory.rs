@@ -40,7 +40,7 @@ impl Found {
         config: &aws_sdk_lambda::types::FunctionConfiguration,
         tags: HashMap<String, String>,
     ) -> Option<Found> {
-        if tags.get(names::TAG_MANAGED).map(String::as_str) != Some("true") {
+        if names::tag(&tags, names::TAG_MANAGED) != Some("true") {
             return None;
         }
         Some(Found {
@@ -51,7 +51,7 @@ impl Found {
                 .cloned()
                 .unwrap_or_default(),
             role_arn: config.role().map(str::to_owned),
-            source: tags.get(names::TAG_SOURCE).cloned(),
+            source: names::tag(&tags, names::TAG_SOURCE).map(str::to_owned),
             tags,
         })
     }
@@ -69,7 +69,8 @@ pub(crate) async fn find_one(clients: &Clients, function_name: &str) -> Result<O
     Ok(Found::from_config(&config, tags))
 }
 
-/// Every function ktail manages in the region: named `ktail-…` and tagged as ktail's.
+/// Every function ktail manages in the region: named `ktail-…` and tagged as ktail's (by this
+/// version or an older one).
 pub(crate) async fn find_all(clients: &Clients) -> Result<Vec<Found>> {
     let mut pages = clients
         .lambda
@@ -141,7 +142,7 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
             function: f.function_name.clone(),
             filtered_stream: f.env.get(env::STREAM_NAME).cloned(),
             mapping_uuid: first.and_then(|m| m.uuid()).map(str::to_owned),
-            created: f.tags.get(names::TAG_CREATED).cloned(),
+            created: names::tag(&f.tags, names::TAG_CREATED).map(names::created_rfc3339),
             expires_at: expires.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             expired: expires.is_some_and(|t| t <= now),
         });

@@ -89,6 +89,7 @@ pub async fn list(
 }
 
 /// Creates the mapping, or re-enables and updates an existing one, then waits until it is Enabled.
+/// A mapping this call created that does not become Enabled is deleted again.
 pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<Ensured> {
     let existing = list(lambda, &spec.function_name)
         .await?
@@ -99,7 +100,15 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
             // Another ktail created it a moment ago: use that one.
             return Box::pin(ensure(lambda, spec, false)).await;
         };
-        wait_enabled(lambda, &uuid).await?;
+        if let Err(err) = wait_enabled(lambda, &uuid).await {
+            // Ours and not working: take it away again, so a failed step leaves nothing behind.
+            let undo = delete(lambda, &uuid).await;
+            return Err(super::undone(
+                err,
+                &format!("event source mapping {uuid}"),
+                undo,
+            ));
+        }
         return Ok(Ensured {
             uuid,
             change: Change::Created,

@@ -51,7 +51,7 @@ pub use artifact::Architecture;
 pub use attach::{Attachment, attach, renew_ttl};
 pub use filtered_stream::Capacity;
 pub use inventory::{AttachmentStatus, enabled_greps_by_stream, status};
-pub use plan::{AttachPlan, DeployOptions, GrepPattern, PlannedNames};
+pub use plan::{AttachPlan, DeployOptions, GrepPattern, PlannedNames, shell_quote};
 pub use remove::{Removal, Removed, Selector, Target, detach, remove};
 
 /// The three clients attach, detach and status need, built from the run's one `SdkConfig`.
@@ -68,6 +68,19 @@ impl Clients {
             kinesis: crate::aws::kinesis(config),
             lambda: crate::aws::lambda(config),
             iam: crate::aws::iam(config),
+        }
+    }
+}
+
+/// The error of a step that created `what` and then failed, after it tried to delete `what`
+/// again (`undo`): the step's own error, plus what could not be removed if the undo failed too.
+pub(crate) fn undone(err: anyhow::Error, what: &str, undo: anyhow::Result<bool>) -> anyhow::Error {
+    match undo {
+        Ok(_) => err,
+        Err(undo) => {
+            anyhow::anyhow!(
+                "{err:#}; {what} was created by this run and could not be removed: {undo:#}"
+            )
         }
     }
 }

@@ -137,6 +137,28 @@ impl AttachPlan {
         }
     }
 
+    /// The `ktail detach` command that removes this plan's attachment (`purge`: and what ktail
+    /// created for it), with `aws_flags` (already quoted, e.g. ` --region eu-west-1`) appended.
+    pub fn detach_command(&self, purge: bool, aws_flags: &str) -> String {
+        let mut cmd = format!(
+            "ktail detach {} {}",
+            shell_quote(names::stream_name(&self.source)),
+            shell_quote(self.pattern.text())
+        );
+        let options = self.pattern.options();
+        if options.invert {
+            cmd.push_str(" -v");
+        }
+        if options.ignore_case {
+            cmd.push_str(" -i");
+        }
+        if purge {
+            cmd.push_str(" --purge");
+        }
+        cmd.push_str(aws_flags);
+        cmd
+    }
+
     /// The function's environment: the contract with the grep function.
     pub(crate) fn function_env(
         &self,
@@ -167,6 +189,18 @@ impl AttachPlan {
             );
         }
         env
+    }
+}
+
+/// Single-quotes `s` for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -244,6 +278,33 @@ mod tests {
             !plan("x")
                 .function_env("out", None)
                 .contains_key(env::EXPIRES_AT)
+        );
+    }
+
+    #[test]
+    fn quoting_survives_a_shell() {
+        assert_eq!(shell_quote("logs"), "logs");
+        assert_eq!(shell_quote("\"status\":500"), "'\"status\":500'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_detach_command_names_the_pattern_and_its_options() {
+        let p = plan_with(
+            "it's",
+            MatchOptions {
+                invert: true,
+                ignore_case: true,
+            },
+        );
+        assert_eq!(
+            p.detach_command(false, ""),
+            "ktail detach logs 'it'\\''s' -v -i"
+        );
+        assert_eq!(
+            p.detach_command(true, " --region eu-west-1"),
+            "ktail detach logs 'it'\\''s' -v -i --purge --region eu-west-1"
         );
     }
 

@@ -29,6 +29,13 @@ impl Removal {
         filtered_stream: false,
         role: false,
     };
+    /// Nothing at all.
+    pub const NOTHING: Removal = Removal {
+        mapping: false,
+        function: false,
+        filtered_stream: false,
+        role: false,
+    };
     /// Everything ktail created.
     pub const PURGE: Removal = Removal {
         mapping: true,

@@ -9,7 +9,7 @@ use aws_sdk_iam::Client;
 use serde_json::{Value, json};
 
 use super::Change;
-use super::names::{StreamArn, TAG_MANAGED};
+use super::names::{StreamArn, is_managed_tag};
 use crate::aws::errors::{AwsResultExt as _, error as aws_error};
 
 /// The name of the inline policy ktail puts on the roles it creates.
@@ -103,7 +103,8 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// Creates the role when missing and makes its inline policy equal to `policy`.
+/// Creates the role when missing and makes its inline policy equal to `policy`. A role this call
+/// created and could not finish is deleted again before the error is returned.
 pub async fn ensure(
     iam: &Client,
     name: &str,
@@ -119,7 +120,7 @@ pub async fn ensure(
             }
             (arn, false)
         }
-        None => (create(iam, name, tags).await?, true),
+        None => create(iam, name, tags).await?,
     };
     let current = if created {
         None
@@ -129,13 +130,21 @@ pub async fn ensure(
     if current.as_ref() == Some(policy) {
         return Ok((arn, Change::Unchanged));
     }
-    iam.put_role_policy()
+    let put = iam
+        .put_role_policy()
         .role_name(name)
         .policy_name(POLICY_NAME)
         .policy_document(policy.to_string())
         .send()
         .await
-        .or_aws_error(|| format!("cannot set the policy of IAM role {name}"))?;
+        .or_aws_error(|| format!("cannot set the policy of IAM role {name}"));
+    if let Err(err) = put {
+        return Err(if created {
+            super::undone(err, &format!("IAM role {name}"), delete(iam, name).await)
+        } else {
+            err
+        });
+    }
     Ok((
         arn,
         if created {
@@ -146,7 +155,12 @@ pub async fn ensure(
     ))
 }
 
-async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Result<String> {
+/// The new role's ARN, and whether this call created it (`false`: another ktail did a moment ago).
+async fn create(
+    iam: &Client,
+    name: &str,
+    tags: &HashMap<String, String>,
+) -> Result<(String, bool)> {
     let mut request = iam
         .create_role()
         .role_name(name)
@@ -164,7 +178,7 @@ async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Res
     match request.send().await {
         Ok(out) => out
             .role
-            .map(|r| r.arn)
+            .map(|r| (r.arn, true))
             .with_context(|| format!("IAM returned no role for {name}")),
         // Another ktail created it a moment ago.
         Err(err)
@@ -172,9 +186,10 @@ async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Res
                 .as_service_error()
                 .is_some_and(|e| e.is_entity_already_exists_exception()) =>
         {
-            arn(iam, name)
+            let arn = arn(iam, name)
                 .await?
-                .with_context(|| format!("IAM role {name} was created and is gone again"))
+                .with_context(|| format!("IAM role {name} was created and is gone again"))?;
+            Ok((arn, false))
         }
         Err(err) => Err(aws_error(err, format!("cannot create IAM role {name}"))),
     }
@@ -213,11 +228,7 @@ pub async fn is_managed(iam: &Client, name: &str) -> Result<bool> {
     let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.or_aws_error(|| format!("cannot read the tags of IAM role {name}"))?;
-        if page
-            .tags
-            .iter()
-            .any(|t| t.key == TAG_MANAGED && t.value == "true")
-        {
+        if page.tags.iter().any(|t| is_managed_tag(&t.key, &t.value)) {
             return Ok(true);
         }
     }

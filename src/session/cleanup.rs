@@ -14,13 +14,10 @@ use super::report::leftover_message;
 use crate::attachment::{
     self, Clients, PlannedNames, Removal, Removed, Target, filtered_stream, function, role,
 };
-use crate::aws::errors::wait_error;
 use crate::progress::Progress;
 
 /// How long a request sent just before an interrupt may take to land.
 const IN_FLIGHT: Duration = Duration::from_secs(1);
-/// How long a half-created filtered stream may take to become deletable.
-const STREAM_SETTLE: Duration = Duration::from_secs(300);
 
 /// Which of the planned resources existed before this session.
 #[derive(Debug, Clone, Copy)]
@@ -97,16 +94,15 @@ pub(super) async fn sweep(
     Ok(removed)
 }
 
-/// The filtered stream is tagged as ktail's only once it is ACTIVE, so `remove` (which deletes
-/// only tagged streams) leaves one whose deploy stopped earlier. It did not exist before this
-/// session (`removal` says so), so this session made it: wait until it can be deleted, then
-/// delete it.
+/// A filtered stream this session created that `remove` left alone because it carries no tags
+/// yet: on an emulator that drops CreateStream's tags, they are added only once the stream is
+/// ACTIVE, and a deploy interrupted before that leaves it untagged. It did not exist before this
+/// session (`removal` says so), so this session made it.
 async fn delete_unfinished_stream(
     clients: &Clients,
     stream: &str,
     progress: &Progress,
 ) -> Result<bool> {
-    use aws_sdk_kinesis::client::Waiters as _;
     use aws_sdk_kinesis::types::StreamStatus;
     let Some((_, status)) = filtered_stream::describe(&clients.kinesis, stream).await? else {
         return Ok(false);
@@ -117,15 +113,6 @@ async fn delete_unfinished_stream(
     let step = progress.step(format!("removing output stream {stream}"));
     if status == StreamStatus::Creating {
         step.update("waiting until it is created");
-        clients
-            .kinesis
-            .wait_until_stream_exists()
-            .stream_name(stream)
-            .wait(STREAM_SETTLE)
-            .await
-            .map_err(|e| {
-                wait_error(e, format!("output stream {stream} did not finish creating"))
-            })?;
     }
     let deleted = filtered_stream::delete(&clients.kinesis, stream).await?;
     step.done("removed");

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::attachment::AttachPlan;
 use crate::printer::PrintOptions;
 
-pub use report::{leftover_message, shell_quote};
+pub use report::leftover_message;
 pub use run::run;
 
 /// `--ttl` when `grep` is not given one: long enough that renewals are rare, short enough that a

@@ -5,29 +5,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::Session;
-use crate::attachment::{Removal, Removed, Target, names};
+use crate::attachment::{Removal, Removed, Target};
 
 impl Session {
     /// The `ktail detach` command that removes this session's attachment (`--purge`: also what
     /// it created).
     pub(super) fn detach_command(&self, purge: bool) -> String {
-        let mut cmd = format!(
-            "ktail detach {} {}",
-            shell_quote(names::stream_name(&self.plan.source)),
-            shell_quote(self.plan.pattern.text())
-        );
-        let options = self.plan.pattern.options();
-        if options.invert {
-            cmd.push_str(" -v");
-        }
-        if options.ignore_case {
-            cmd.push_str(" -i");
-        }
-        if purge {
-            cmd.push_str(" --purge");
-        }
-        cmd.push_str(&self.aws_flags);
-        cmd
+        self.plan.detach_command(purge, &self.aws_flags)
     }
 }
 
@@ -83,29 +67,9 @@ pub(super) fn summary_line(
     line
 }
 
-/// Single-quotes `s` for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b));
-    if plain {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_survives_a_shell() {
-        assert_eq!(shell_quote("logs"), "logs");
-        assert_eq!(shell_quote("\"status\":500"), "'\"status\":500'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
 
     #[test]
     fn summary_says_what_happened() {

@@ -122,7 +122,8 @@ async fn server_side(
             let created = attachment.session_removal(false);
             (attachment.target(), created, removal, ended)
         }
-        Some(Err(err)) => (planned.target(), created, removal, Err(anyhow!("{err:#}"))),
+        // The attach removed what it had created before it failed: nothing is kept.
+        Some(Err(err)) => (planned.target(), removal, removal, Err(anyhow!("{err:#}"))),
         None => (planned.target(), created, removal, Ok((0, Stop::Cancelled))),
     };
     let deploy = match &attached {
