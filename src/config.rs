@@ -437,7 +437,7 @@ fn grep(
 }
 
 /// The global AWS flags the user gave, for the `ktail detach` hint.
-fn aws_flags(aws: &AwsOptions) -> String {
+pub(crate) fn aws_flags(aws: &AwsOptions) -> String {
     let mut flags = String::new();
     for (flag, value) in [
         ("--profile", &aws.profile),

@@ -1311,3 +1311,96 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
     ktail(m, &["detach", &src, "--all", "--purge"]).assert_success();
     assert_eq!(snapshot(m, &src).await, before);
 }
+
+// ---- issue 17 item 9 ---------------------------------------------------------------------------
+
+/// A pattern with a tab or a newline kept `status` from being a table: the row broke in two.
+/// Control characters now show as the escapes a regex reads the same way; JSON has the pattern
+/// as it is.
+#[tokio::test]
+async fn status_keeps_an_attachment_with_a_newline_in_its_pattern_on_one_row() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-ctl").await;
+    ktail(m, &["attach", &src, "a\tb\nc"]).assert_success();
+    let text = ktail(m, &["status"]);
+    text.assert_success();
+    let rows: Vec<String> = text
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.contains(&src))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", text.stdout_str());
+    assert!(rows[0].contains(r"a\tb\nc"), "{}", rows[0]);
+    assert!(
+        text.stdout_lines()
+            .iter()
+            .all(|l| !l.starts_with('c') && !l.contains('\t')),
+        "{}",
+        text.stdout_str()
+    );
+    let json = json_out(&ktail(m, &["status", "-o", "json"]));
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["source_stream"] == src.as_str() && a["pattern"] == "a\tb\nc"),
+        "{json:#}"
+    );
+}
+
+/// README: "The steps of `attach`, `detach`, `grep` and `status`, and their summary lines,
+/// appear on a terminal and off it (as plain lines), because they say which resources ktail
+/// created or removed in your account". The README used to say progress appears "only when
+/// stderr is a terminal" while these steps were printed anyway; now the two agree. Also: the
+/// hint names the pattern (quoted for the shell, with its options) instead of `<PATTERN>`.
+#[tokio::test]
+async fn attach_shows_its_steps_off_a_terminal_and_the_detach_command_that_undoes_it() {
+    let promise = "The steps of `attach`, `detach`, `grep` and `status`, and their summary lines, \
+                   appear on a terminal and off it (as plain lines)";
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(readme.contains(promise), "the README promises it");
+
+    let m = support::moto();
+    let src = source_stream(m, "attach-steps").await;
+    let pattern = r"it's 5\d\d";
+    let out = ktail(m, &["attach", &src, pattern, "-i"]);
+    out.assert_success();
+    let name = out.stdout_str().trim().to_owned();
+    for step in [
+        format!("checking stream {src}: found"),
+        format!("role {name}: created"),
+        format!("output stream {name}: created"),
+        format!("function {name}: created"),
+        format!("event source mapping {src} → {name}: created"),
+    ] {
+        assert!(
+            out.stderr.lines().any(|l| l == step),
+            "{step:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains(&format!(
+            r"remove it with `ktail detach {src} 'it'\''s 5\d\d' -i`"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("<PATTERN>"), "{}", out.stderr);
+
+    // `-q` leaves only errors.
+    let quiet = ktail(m, &["-q", "detach", &src, pattern, "-i", "--purge"]);
+    quiet.assert_success();
+    assert_eq!(quiet.stderr, "");
+    let steps = ktail(m, &["detach", &src, pattern, "-i"]);
+    assert!(
+        steps
+            .stderr
+            .contains(&format!("finding what ktail attached to {src}: nothing")),
+        "{}",
+        steps.stderr
+    );
+}

@@ -1,11 +1,11 @@
-//! `ktail attach`: deploy the grep function and wire it; prints the output stream's name.
+//! `ktail attach`: deploy the grep function and wire it; prints the filtered stream's name.
 
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
 use crate::attachment::{self, Clients};
-use crate::config::{AttachCommand, Report};
+use crate::config::{AttachCommand, Report, aws_flags};
 use crate::context::Context;
 use crate::exit::{ExitCode, WRITE_OUTPUT};
 use crate::picker;
@@ -31,9 +31,11 @@ pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
     }
     .context(WRITE_OUTPUT)?;
     progress.note(if attachment.changed() {
+        let flags = aws_flags(&ctx.aws);
         format!(
-            "attached; tail it with `ktail tail {}`, remove it with `ktail detach {} <PATTERN>`",
-            attachment.filtered_stream, attachment.source_stream
+            "attached; tail it with `ktail tail {}{flags}`, remove it with `{}`",
+            attachment.filtered_stream,
+            plan.detach_command(false, &flags)
         )
     } else {
         "already attached: nothing changed".to_owned()

@@ -52,6 +52,23 @@ async fn consumers(ctx: &Context) -> Result<String> {
     Ok(out)
 }
 
+/// A cell on one line: control characters (a newline or a tab in a pattern) become the escapes a
+/// regex reads the same way (`\n`, `\t`, `\r`, else `\x{…}`), so every attachment stays one
+/// row. `-o json` has the pattern as it is.
+fn one_line(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    for c in cell.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Aligned columns; a header only when there is something to show.
 fn table(attachments: &[AttachmentStatus]) -> String {
     if attachments.is_empty() {
@@ -73,7 +90,7 @@ fn table(attachments: &[AttachmentStatus]) -> String {
         .map(|a| {
             [
                 a.source_stream.clone(),
-                a.pattern.clone(),
+                one_line(&a.pattern),
                 a.options.clone(),
                 a.state.clone(),
                 a.last_processing_result
@@ -138,5 +155,11 @@ mod tests {
         assert_eq!(lines[0].find("PATTERN"), lines[1].find("\"status\""));
         assert!(lines[1].ends_with("(expired)"));
         assert_eq!(table(&[]), "");
+    }
+
+    #[test]
+    fn control_characters_stay_on_the_row() {
+        assert_eq!(one_line("a\tb\nc\r\u{1b}[0m"), "a\\tb\\nc\\r\\x{1b}[0m");
+        assert_eq!(one_line("\\d+ é"), "\\d+ é");
     }
 }

@@ -12,7 +12,8 @@ use anyhow::Result;
 use super::Session;
 use super::report::leftover_message;
 use crate::attachment::{
-    self, Clients, PlannedNames, Removal, Removed, Target, filtered_stream, function, role,
+    self, AttachPlan, Attachment, Change, Clients, PlannedNames, Removal, Removed, Target,
+    filtered_stream, function, role,
 };
 use crate::progress::Progress;
 
@@ -117,6 +118,25 @@ async fn delete_unfinished_stream(
     let deleted = filtered_stream::delete(&clients.kinesis, stream).await?;
     step.done("removed");
     Ok(deleted)
+}
+
+/// What this session used but did not create, and so leaves in place whatever ends it: the
+/// function, the filtered stream (unless the user named it) and the role (unless given) that an
+/// earlier run made.
+pub(super) fn left_in_place(attachment: &Attachment, plan: &AttachPlan) -> Vec<String> {
+    let mut left = Vec::new();
+    if attachment.function != Change::Created {
+        left.push(format!("function {}", attachment.function_name));
+    }
+    if attachment.filtered != Change::Created && plan.deploy.filtered_stream.is_none() {
+        left.push(format!("output stream {}", attachment.filtered_stream));
+    }
+    if !matches!(attachment.role, Change::Created | Change::Given)
+        && let Some(role) = attachment.target().role_name
+    {
+        left.push(format!("role {role}"));
+    }
+    left
 }
 
 /// What `--keep` left in place that this session created: `created` is what it would have

@@ -67,6 +67,18 @@ pub(super) fn summary_line(
     line
 }
 
+/// What the summary line adds about what this session used but an earlier run made (a `--keep`
+/// run, or `ktail attach`): it stays, and `purge_command` removes it. Empty when there is none.
+pub(super) fn left_note(left: &[String], purge_command: &str) -> String {
+    if left.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; left {} from an earlier run in place (remove with `{purge_command}`)",
+        left.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +102,19 @@ mod tests {
         assert_eq!(
             summary_line(0, Duration::ZERO, &[], &["function f".into()]),
             "0 matches in 0s; kept function f for a re-run"
+        );
+    }
+
+    #[test]
+    fn a_rerun_says_what_it_left_in_place_and_how_to_remove_it() {
+        assert_eq!(left_note(&[], "ktail detach s x --purge"), "");
+        assert_eq!(
+            left_note(
+                &["function f".into(), "output stream f".into()],
+                "ktail detach s x --purge"
+            ),
+            "; left function f, output stream f from an earlier run in place \
+             (remove with `ktail detach s x --purge`)"
         );
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::Session;
 use super::cleanup::{self, Deploy, Existing, Leftovers};
-use super::report::summary_line;
+use super::report::{left_note, summary_line};
 use crate::attachment::{self, Attachment, Change, Clients};
 use crate::exit::ExitCode;
 use crate::filter::Matcher;
@@ -111,7 +111,7 @@ async fn server_side(
         attached = attachment::attach(&clients, &session.plan, progress) => Some(attached),
         _ = cancel.cancelled() => None,
     };
-    let (target, created, removal, ended) = match &attached {
+    let (target, created, removal, ended, left) = match &attached {
         Some(Ok(attachment)) => {
             let removal = attachment.session_removal(session.keep);
             cleanup::set_leftovers(&leftovers, session, &attachment.target(), removal);
@@ -120,11 +120,24 @@ async fn server_side(
             )
             .await;
             let created = attachment.session_removal(false);
-            (attachment.target(), created, removal, ended)
+            let left = cleanup::left_in_place(attachment, &session.plan);
+            (attachment.target(), created, removal, ended, left)
         }
         // The attach removed what it had created before it failed: nothing is kept.
-        Some(Err(err)) => (planned.target(), removal, removal, Err(anyhow!("{err:#}"))),
-        None => (planned.target(), created, removal, Ok((0, Stop::Cancelled))),
+        Some(Err(err)) => (
+            planned.target(),
+            removal,
+            removal,
+            Err(anyhow!("{err:#}")),
+            Vec::new(),
+        ),
+        None => (
+            planned.target(),
+            created,
+            removal,
+            Ok((0, Stop::Cancelled)),
+            Vec::new(),
+        ),
     };
     let deploy = match &attached {
         None => Deploy::Interrupted,
@@ -147,14 +160,15 @@ async fn server_side(
     };
     cleanup::clear_leftovers(&leftovers);
     let kept = cleanup::kept(&target, created, removal);
+    let left = left_note(&left, &session.detach_command(true));
     let (matches, stop) = match ended {
         Ok(done) => done,
         Err(err) => {
-            progress.note(summary_line(0, clock.elapsed(), &removed, &kept));
+            progress.note(summary_line(0, clock.elapsed(), &removed, &kept) + &left);
             return Err(err);
         }
     };
-    progress.note(summary_line(matches, clock.elapsed(), &removed, &kept));
+    progress.note(summary_line(matches, clock.elapsed(), &removed, &kept) + &left);
     Ok(exit_code(stop))
 }
 
