@@ -12,6 +12,9 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::attachment::{
+    AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture, shell_quote,
+};
 use crate::aws::AwsOptions;
 use crate::cli::{self, Cli};
 use crate::context::Terminal;
@@ -19,12 +22,9 @@ use crate::decode::{self, Decode};
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher};
 use crate::kinesis::{ReadRate, Selection, Start, StreamRef, TailConfig};
-use crate::lambda::{
-    AttachPlan, Capacity, DeployOptions, GrepPattern, Selector, artifact::Architecture,
-};
 use crate::picker;
 use crate::printer::{Format, PrintOptions};
-use crate::session::{DEFAULT_TTL, Session, shell_quote};
+use crate::session::{DEFAULT_TTL, Session};
 
 /// A run: the global options, the terminal as it was at start, and what to do.
 #[derive(Debug)]
@@ -384,15 +384,15 @@ fn attach_request(args: cli::AttachmentArgs, terminal: &Terminal) -> Result<Atta
         },
         memory_mb: deploy.memory,
         parallel: deploy.parallel,
-        output_stream: deploy.output_stream.clone(),
-        output_capacity: if deploy.on_demand {
+        filtered_stream: deploy.output_stream.clone(),
+        filtered_capacity: if deploy.on_demand {
             Capacity::OnDemand
         } else {
             Capacity::Provisioned(deploy.output_shards)
         },
     };
     if let Some(stream) = &stream {
-        AttachPlan::check_streams(stream, deploy_options.output_stream.as_deref())?;
+        AttachPlan::check_streams(stream, deploy_options.filtered_stream.as_deref())?;
     }
     Ok(AttachRequest {
         stream,
@@ -437,7 +437,7 @@ fn grep(
 }
 
 /// The global AWS flags the user gave, for the `ktail detach` hint.
-fn aws_flags(aws: &AwsOptions) -> String {
+pub(crate) fn aws_flags(aws: &AwsOptions) -> String {
     let mut flags = String::new();
     for (flag, value) in [
         ("--profile", &aws.profile),
@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn a_second_signal_names_what_is_left_and_how_to_remove_it() {
-        use crate::lambda::{Removal, Target};
+        use crate::attachment::{Removal, Target};
         let s = session(&[
             "ktail",
             "--region",
@@ -707,7 +707,7 @@ mod tests {
         .unwrap();
         let target = Target {
             function_name: "ktail-logs-1".into(),
-            output_stream: Some("ktail-logs-1".into()),
+            filtered_stream: Some("ktail-logs-1".into()),
             role_name: Some("ktail-logs-1".into()),
         };
         let all = Removal {

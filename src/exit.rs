@@ -49,6 +49,10 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// What every failed write to stdout says before the system's reason (`ktail ls > /dev/full`:
+/// `ktail: cannot write the output: No space left on device`). A closed pipe is still success.
+pub const WRITE_OUTPUT: &str = "cannot write the output";
+
 /// Shorthand for a usage error.
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))

@@ -18,6 +18,8 @@ pub mod put_records;
 pub mod retry;
 
 #[cfg(feature = "cli")]
+pub mod attachment;
+#[cfg(feature = "cli")]
 pub mod aws;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -33,8 +35,6 @@ pub mod demo;
 pub mod exit;
 #[cfg(feature = "cli")]
 pub mod kinesis;
-#[cfg(feature = "cli")]
-pub mod lambda;
 #[cfg(feature = "cli")]
 pub mod logging;
 #[cfg(feature = "cli")]

@@ -16,11 +16,11 @@ use dialoguer::theme::ColorfulTheme;
 use dialoguer::{FuzzySelect, Input};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::attachment::GrepPattern;
 use crate::context::{Context, Terminal};
 use crate::exit::{Interrupted, usage};
 use crate::filter::MatchOptions;
 use crate::kinesis::streams::{self, CapacityMode, StreamInfo};
-use crate::lambda::GrepPattern;
 
 /// The stream to use: `given` as is, else one the user picks from every stream in the region.
 pub async fn resolve_stream(ctx: &Context, given: Option<String>) -> Result<String> {

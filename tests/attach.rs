@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine;
-use ktail::lambda::artifact::{self, Architecture};
+use ktail::attachment::artifact::{self, Architecture};
 use serde_json::{Value, json};
 
 use crate::support::{self, Emulator, Output};
@@ -235,7 +235,7 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
     assert!(name.starts_with("ktail-") && name.contains(&src), "{name}");
     assert_eq!(report["output_stream"], name.as_str());
 
-    // The output stream: created, active, one shard, tagged.
+    // The output stream: created, active, one shard, tagged (`ktail/…`: Kinesis refuses `:`).
     let kinesis = m.kinesis().await;
     let summary = kinesis
         .describe_stream_summary()
@@ -254,10 +254,10 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
         .await
         .unwrap()
         .tags;
-    assert!(tags.iter().any(|t| t.key == "ktail:managed"));
+    assert!(tags.iter().any(|t| t.key == "ktail/managed"));
     assert!(
         tags.iter()
-            .any(|t| t.key == "ktail:source" && t.value.as_deref() == Some(src.as_str()))
+            .any(|t| t.key == "ktail/source" && t.value.as_deref() == Some(src.as_str()))
     );
 
     // The function.
@@ -295,12 +295,12 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
     assert_eq!(env["MATCH_IGNORE_CASE"], "true");
     assert!(!env.contains_key("MATCH_INVERT") && !env.contains_key("KTAIL_EXPIRES_AT"));
     let tags = got.tags().unwrap();
-    assert_eq!(tags["ktail:managed"], "true");
-    assert_eq!(tags["ktail:source"], src);
-    assert_eq!(tags["ktail:options"], "-i");
+    assert_eq!(tags["ktail/managed"], "true");
+    assert_eq!(tags["ktail/source"], src);
+    assert_eq!(tags["ktail/options"], "-i");
     assert_eq!(
         base64::engine::general_purpose::STANDARD
-            .decode(&tags["ktail:pattern"])
+            .decode(&tags["ktail/pattern"])
             .unwrap(),
         b"\"status\":500"
     );
@@ -1011,8 +1011,8 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
         true
     );
 
-    let clients = ktail::lambda::Clients::new(&m.sdk_config().await);
-    let at = ktail::lambda::renew_ttl(&clients, &function, Duration::from_secs(3600))
+    let clients = ktail::attachment::Clients::new(&m.sdk_config().await);
+    let at = ktail::attachment::renew_ttl(&clients, &function, Duration::from_secs(3600))
         .await
         .unwrap();
     let now = chrono::Utc::now().timestamp();
@@ -1034,5 +1034,373 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
     assert_eq!(
         expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
         false
+    );
+}
+
+// ---- issue 17 item 7: tags every service accepts, and nothing left behind on failure ---------
+
+/// Kinesis from a fresh ferrokinesis, which applies Kinesis's documented tag character set
+/// (letters, digits, spaces and `_ . / = + - % @`; moto's Kinesis takes any key), with Lambda and
+/// IAM from moto. moto's event source mappings look their source up in moto's own Kinesis, so a
+/// source stream is made in both, under one ARN: ferrokinesis plays moto's account.
+struct StrictKinesis {
+    moto: &'static Emulator,
+    ferro: Emulator,
+}
+
+impl StrictKinesis {
+    async fn start(moto: &'static Emulator) -> StrictKinesis {
+        let probe = source_stream(moto, "attach-account").await;
+        let arn = moto
+            .kinesis()
+            .await
+            .describe_stream_summary()
+            .stream_name(&probe)
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary
+            .unwrap()
+            .stream_arn;
+        let ferro = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+            aws_account_id: arn.split(':').nth(4).unwrap().to_owned(),
+            ..support::ferrokinesis_options()
+        });
+        StrictKinesis { moto, ferro }
+    }
+
+    /// A source stream in both emulators.
+    async fn source(&self, prefix: &str) -> String {
+        let name = source_stream(self.moto, prefix).await;
+        self.ferro.create_stream(&name, 1).await;
+        name
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.moto.ktail();
+        cmd.env("AWS_ENDPOINT_URL_KINESIS", &self.ferro.endpoint)
+            .args(args);
+        cmd
+    }
+
+    fn ktail(&self, args: &[&str]) -> Output {
+        support::run_ktail(self.command(args), TIMEOUT)
+    }
+
+    /// Every stream ferrokinesis holds.
+    async fn streams(&self) -> BTreeSet<String> {
+        self.ferro
+            .kinesis()
+            .await
+            .list_streams()
+            .send()
+            .await
+            .unwrap()
+            .stream_names
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Issue 17 item 7: an emulator that applies the documented tag character set refused the `:` of
+/// every `ktail:` key, so attach failed after CreateStream. Now the filtered stream is tagged (at
+/// creation) with keys every service ktail tags accepts, `status` lists the attachment, and
+/// `detach --all --purge` removes the stream with the rest.
+#[tokio::test]
+async fn attach_works_where_kinesis_enforces_its_tag_character_set() {
+    let m = support::moto();
+    let k = StrictKinesis::start(m).await;
+    let src = k.source("attach-strict").await;
+    let out = k.ktail(&["attach", &src, "\"status\":500", "-i", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    assert_eq!(report["output"], "created", "{report:#}");
+    let name = report["output_stream"].as_str().unwrap().to_owned();
+    let tags = k
+        .ferro
+        .kinesis()
+        .await
+        .list_tags_for_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t.key == key)
+            .and_then(|t| t.value.clone())
+    };
+    assert_eq!(tag("ktail/managed").as_deref(), Some("true"), "{tags:?}");
+    assert_eq!(tag("ktail/source").as_deref(), Some(src.as_str()));
+    assert_eq!(tag("ktail/options").as_deref(), Some("-i"));
+
+    let status = json_out(&k.ktail(&["status", "-o", "json"]));
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["source_stream"] == src.as_str() && a["output_stream"] == name.as_str()),
+        "status lists the attachment: {status:#}"
+    );
+
+    k.ktail(&["detach", &src, "--all", "--purge"])
+        .assert_success();
+    assert_eq!(k.streams().await, BTreeSet::from([src.clone()]));
+    let left = snapshot(m, &src).await;
+    assert!(
+        left.roles.is_empty() && left.functions.is_empty() && left.mappings.is_empty(),
+        "{left:?}"
+    );
+}
+
+/// Issue 17 item 7: when a step fails after others created their resources, attach removes what
+/// this run created (here the role and the filtered stream, when Lambda cannot be reached) and
+/// exits 1 with the step's error, instead of leaving them behind.
+#[tokio::test]
+async fn a_failed_attach_removes_what_it_created() {
+    let m = support::moto();
+    let k = StrictKinesis::start(m).await;
+    let src = k.source("attach-undo").await;
+    let mut cmd = k.command(&["attach", &src, "x"]);
+    cmd.env("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9");
+    let out = support::run_ktail(cmd, TIMEOUT);
+    out.assert_code(1);
+    let base = ktail::attachment::names::Identity {
+        source: src.clone(),
+        pattern: "x".into(),
+        options: Default::default(),
+    }
+    .base_name();
+    for created in [
+        format!("role {base}: created"),
+        format!("output stream {base}: created"),
+        format!("removing output stream {base}: removed"),
+        format!("removing role {base}: removed"),
+    ] {
+        assert!(
+            out.stderr.contains(&created),
+            "{created:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr
+            .contains(&format!("ktail: cannot look up function {base}: ")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(k.streams().await, BTreeSet::from([src.clone()]));
+    assert_eq!(snapshot(m, &src).await.roles, BTreeSet::new());
+}
+
+/// What versions before `ktail/…` tags made (tagged `ktail:managed`, `ktail:source`, …, with an
+/// RFC 3339 `ktail:created`) is still listed by `status` and removed by `detach --purge`.
+#[tokio::test]
+async fn what_older_versions_tagged_is_still_found_and_removed() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-legacy").await;
+    let before = snapshot(m, &src).await;
+    let out = ktail(m, &["attach", &src, "old", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    let name = report["function_name"].as_str().unwrap().to_owned();
+    let legacy = |key: &str, value: &str| match key.strip_prefix("ktail/") {
+        Some("created") => (
+            "ktail:created".to_owned(),
+            "2024-05-01T12:00:00Z".to_owned(),
+        ),
+        Some(rest) => (format!("ktail:{rest}"), value.to_owned()),
+        None => (key.to_owned(), value.to_owned()),
+    };
+
+    let lambda = m.lambda().await;
+    let arn = report["function_arn"].as_str().unwrap();
+    let tags = lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    lambda
+        .untag_resource()
+        .resource(arn)
+        .set_tag_keys(Some(tags.keys().cloned().collect()))
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .set_tags(Some(tags.iter().map(|(k, v)| legacy(k, v)).collect()))
+        .send()
+        .await
+        .unwrap();
+
+    let iam = m.iam().await;
+    let tags = iam
+        .list_role_tags()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    iam.untag_role()
+        .role_name(&name)
+        .set_tag_keys(Some(tags.iter().map(|t| t.key.clone()).collect()))
+        .send()
+        .await
+        .unwrap();
+    for t in &tags {
+        let (key, value) = legacy(&t.key, &t.value);
+        iam.tag_role()
+            .role_name(&name)
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let kinesis = m.kinesis().await;
+    let tags = kinesis
+        .list_tags_for_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags;
+    kinesis
+        .remove_tags_from_stream()
+        .stream_name(&name)
+        .set_tag_keys(Some(tags.iter().map(|t| t.key.clone()).collect()))
+        .send()
+        .await
+        .unwrap();
+    kinesis
+        .add_tags_to_stream()
+        .stream_name(&name)
+        .set_tags(Some(
+            tags.iter()
+                .map(|t| legacy(&t.key, t.value.as_deref().unwrap_or_default()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let status = json_out(&ktail(m, &["status", "-o", "json"]));
+    let mine = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["source_stream"] == src.as_str())
+        .unwrap_or_else(|| panic!("{src} not in {status:#}"))
+        .clone();
+    assert_eq!(mine["created"], "2024-05-01T12:00:00Z");
+    assert_eq!(mine["function"], name.as_str());
+
+    ktail(m, &["detach", &src, "--all", "--purge"]).assert_success();
+    assert_eq!(snapshot(m, &src).await, before);
+}
+
+// ---- issue 17 item 9 ---------------------------------------------------------------------------
+
+/// A pattern with a tab or a newline kept `status` from being a table: the row broke in two.
+/// Control characters now show as the escapes a regex reads the same way; JSON has the pattern
+/// as it is.
+#[tokio::test]
+async fn status_keeps_an_attachment_with_a_newline_in_its_pattern_on_one_row() {
+    let m = support::moto();
+    let src = source_stream(m, "attach-ctl").await;
+    ktail(m, &["attach", &src, "a\tb\nc"]).assert_success();
+    let text = ktail(m, &["status"]);
+    text.assert_success();
+    let rows: Vec<String> = text
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.contains(&src))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", text.stdout_str());
+    assert!(rows[0].contains(r"a\tb\nc"), "{}", rows[0]);
+    assert!(
+        text.stdout_lines()
+            .iter()
+            .all(|l| !l.starts_with('c') && !l.contains('\t')),
+        "{}",
+        text.stdout_str()
+    );
+    let json = json_out(&ktail(m, &["status", "-o", "json"]));
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["source_stream"] == src.as_str() && a["pattern"] == "a\tb\nc"),
+        "{json:#}"
+    );
+}
+
+/// README: "The steps of `attach`, `detach`, `grep` and `status`, and their summary lines,
+/// appear on a terminal and off it (as plain lines), because they say which resources ktail
+/// created or removed in your account". The README used to say progress appears "only when
+/// stderr is a terminal" while these steps were printed anyway; now the two agree. Also: the
+/// hint names the pattern (quoted for the shell, with its options) instead of `<PATTERN>`.
+#[tokio::test]
+async fn attach_shows_its_steps_off_a_terminal_and_the_detach_command_that_undoes_it() {
+    let promise = "The steps of `attach`, `detach`, `grep` and `status`, and their summary lines, \
+                   appear on a terminal and off it (as plain lines)";
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(readme.contains(promise), "the README promises it");
+
+    let m = support::moto();
+    let src = source_stream(m, "attach-steps").await;
+    let pattern = r"it's 5\d\d";
+    let out = ktail(m, &["attach", &src, pattern, "-i"]);
+    out.assert_success();
+    let name = out.stdout_str().trim().to_owned();
+    for step in [
+        format!("checking stream {src}: found"),
+        format!("role {name}: created"),
+        format!("output stream {name}: created"),
+        format!("function {name}: created"),
+        format!("event source mapping {src} → {name}: created"),
+    ] {
+        assert!(
+            out.stderr.lines().any(|l| l == step),
+            "{step:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains(&format!(
+            r"remove it with `ktail detach {src} 'it'\''s 5\d\d' -i`"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("<PATTERN>"), "{}", out.stderr);
+
+    // `-q` leaves only errors.
+    let quiet = ktail(m, &["-q", "detach", &src, pattern, "-i", "--purge"]);
+    quiet.assert_success();
+    assert_eq!(quiet.stderr, "");
+    let steps = ktail(m, &["detach", &src, pattern, "-i"]);
+    assert!(
+        steps
+            .stderr
+            .contains(&format!("finding what ktail attached to {src}: nothing")),
+        "{}",
+        steps.stderr
     );
 }

@@ -581,3 +581,109 @@ fn run_with_stdin_feeds_the_process() {
     out.assert_success();
     assert_eq!(out.stdout, input);
 }
+
+// ---- error output (issue 17 item 8) ----------------------------------------------------------
+
+/// README: "Errors are printed once, on one line, as `ktail: <what failed>: <why>`." Every
+/// command words a failed AWS call the same way, with no Rust `Debug` dump of the SDK error
+/// (`(DispatchFailure(DispatchFailure { source: ConnectorError { … } }))`), which attach, grep,
+/// detach and status used to end with.
+#[test]
+fn every_command_words_a_failed_aws_call_on_one_clean_line() {
+    let dead = dead_endpoint();
+    for args in [
+        &["attach", "logs", "x"][..],
+        &["grep", "logs", "x"],
+        &["detach", "logs", "x"],
+        &["detach", "logs", "--all"],
+        &["status"],
+        &["ls"],
+        &["tail", "logs", "-e"],
+    ] {
+        let mut cmd = support::ktail();
+        cmd.args(["--endpoint-url", &dead]).args(args);
+        let out = run_ktail(cmd, T);
+        out.assert_code(1);
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ktail: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{args:?}: one error line:\n{}", out.stderr);
+        let line = errors[0];
+        // `ktail: <what failed>: <why>`
+        assert!(line.matches(": ").count() >= 2, "{args:?}: {line}");
+        for dump in [
+            "DispatchFailure(",
+            "ConnectorError {",
+            "{ source:",
+            "kind: ",
+            "Some(",
+        ] {
+            assert!(
+                !out.stderr.contains(dump),
+                "{args:?}: a Debug dump:\n{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+/// README: "2 | bad usage or bad input". A directory given as `--file` is bad input like a file
+/// that does not exist, not a runtime error.
+#[test]
+fn put_file_that_is_a_directory_or_missing_is_bad_input() {
+    let dir = std::env::temp_dir();
+    let missing = dir.join(support::unique_name("no-such-file"));
+    for (file, why) in [
+        (dir.as_path(), "is a directory"),
+        (missing.as_path(), "No such file"),
+    ] {
+        let mut cmd = support::ktail();
+        cmd.args(["--endpoint-url", &dead_endpoint(), "put", "logs", "--file"])
+            .arg(file);
+        let out = run_ktail(cmd, T);
+        out.assert_code(2);
+        assert!(
+            out.stderr
+                .contains(&format!("cannot read {}", file.display()))
+                && out.stderr.contains(why),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A full disk (`> /dev/full`) is reported as a failed write of the output, not as a bare
+/// "No space left on device" that could be about anything.
+#[tokio::test]
+async fn a_failed_write_of_the_output_says_so() {
+    let emu = support::ferrokinesis();
+    emu.create_stream(&support::unique_name("cli-full"), 1)
+        .await;
+    for args in [
+        &["ls"][..],
+        &["ls", "-o", "json"],
+        &["completions", "bash"],
+        &["alias"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut cmd = emu.ktail();
+        // Not `run_ktail`: it captures stdout through a pipe.
+        let out = cmd
+            .args(args)
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("ktail: cannot write the output: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use ktail::attachment::names::Identity;
 use ktail::filter::MatchOptions;
-use ktail::lambda::names::Identity;
 
 use crate::support::esm_poller::Poller;
 use crate::support::{self, Emulator, Running};
@@ -335,7 +335,7 @@ async fn a_killed_client_s_mapping_disables_itself_after_the_ttl() {
 }
 
 /// `--keep` keeps the output stream and function for a re-run (which reuses them instead of
-/// creating again); the mapping always goes.
+/// creating again, and says it left them in place); the mapping always goes.
 #[tokio::test(flavor = "multi_thread")]
 async fn keep_leaves_the_output_for_a_rerun() {
     let m = support::moto();
@@ -359,6 +359,26 @@ async fn keep_leaves_the_output_for_a_rerun() {
         out.stderr.contains("exists"),
         "the re-run reuses the kept stream:\n{}",
         out.stderr
+    );
+    // Issue 17 item 9: the re-run said only "removed mapping …"; it also says what it left in
+    // place and how to remove that.
+    let base = Identity {
+        source: src.clone(),
+        pattern: "ERROR".into(),
+        options: MatchOptions::default(),
+    }
+    .base_name();
+    let summary = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("matches in"))
+        .unwrap_or_else(|| panic!("no summary line:\n{}", out.stderr));
+    assert!(
+        summary.contains(&format!(
+            "left function {base}, output stream {base}, role {base} from an earlier run in \
+             place (remove with `ktail detach {src} ERROR --purge"
+        )),
+        "{summary}"
     );
     // Not created by the re-run, so not removed by it either.
     let left = leftovers(m, &src, "ERROR").await;

@@ -3,6 +3,8 @@
 
 use std::ffi::OsString;
 
+pub mod errors;
+
 use anyhow::Result;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

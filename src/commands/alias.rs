@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 
 /// Comment lines first so the output can be appended to the alias file as it is.
 pub const ALIAS: &str = "\
@@ -15,7 +15,7 @@ ktail = !ktail
 
 pub fn run() -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    out.write_all(ALIAS.as_bytes())?;
-    out.flush()?;
+    out.write_all(ALIAS.as_bytes()).context(WRITE_OUTPUT)?;
+    out.flush().context(WRITE_OUTPUT)?;
     Ok(ExitCode::Success)
 }

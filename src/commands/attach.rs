@@ -1,13 +1,13 @@
-//! `ktail attach`: deploy the grep function and wire it; prints the output stream's name.
+//! `ktail attach`: deploy the grep function and wire it; prints the filtered stream's name.
 
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::{AttachCommand, Report};
+use crate::attachment::{self, Clients};
+use crate::config::{AttachCommand, Report, aws_flags};
 use crate::context::Context;
-use crate::exit::ExitCode;
-use crate::lambda::{self, Clients};
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 use crate::picker;
 
 pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
@@ -18,22 +18,24 @@ pub async fn run(ctx: &Context, command: AttachCommand) -> Result<ExitCode> {
 
     let clients = Clients::new(ctx.sdk().await?);
     let progress = ctx.progress();
-    let attachment = lambda::attach(&clients, &plan, &progress).await?;
+    let attachment = attachment::attach(&clients, &plan, &progress).await?;
 
     let mut stdout = std::io::stdout().lock();
     match command.report {
-        Report::Text => writeln!(stdout, "{}", attachment.output_stream),
+        Report::Text => writeln!(stdout, "{}", attachment.filtered_stream),
         Report::Json => writeln!(
             stdout,
             "{}",
             serde_json::to_string_pretty(&attachment).context("encoding the report")?
         ),
     }
-    .context("writing to stdout")?;
+    .context(WRITE_OUTPUT)?;
     progress.note(if attachment.changed() {
+        let flags = aws_flags(&ctx.aws);
         format!(
-            "attached; tail it with `ktail tail {}`, remove it with `ktail detach {} <PATTERN>`",
-            attachment.output_stream, attachment.source_stream
+            "attached; tail it with `ktail tail {}{flags}`, remove it with `{}`",
+            attachment.filtered_stream,
+            plan.detach_command(false, &flags)
         )
     } else {
         "already attached: nothing changed".to_owned()

@@ -13,14 +13,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use clap_complete::engine::ArgValueCandidates;
 use clap_complete::{CompletionCandidate, Shell};
 
 use crate::aws::AwsOptions;
 use crate::cli::Cli;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 
 /// The environment variable that switches the binary into completion mode.
 pub const COMPLETE_VAR: &str = "KTAIL_COMPLETE";
@@ -37,8 +37,8 @@ pub fn run(shell: Shell) -> Result<ExitCode> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "ktail", &mut script);
     let mut out = std::io::stdout().lock();
-    out.write_all(&script)?;
-    out.flush()?;
+    out.write_all(&script).context(WRITE_OUTPUT)?;
+    out.flush().context(WRITE_OUTPUT)?;
     Ok(ExitCode::Success)
 }
 

@@ -2,15 +2,15 @@
 
 use anyhow::Result;
 
+use crate::attachment::{self, Clients};
 use crate::config::DetachCommand;
 use crate::context::Context;
 use crate::exit::ExitCode;
-use crate::lambda::{self, Clients};
 
 pub async fn run(ctx: &Context, command: DetachCommand) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
     let progress = ctx.progress();
-    let removed = lambda::detach(
+    let removed = attachment::detach(
         &clients,
         &command.stream,
         &command.selector,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Report;
 use crate::context::Context;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 use crate::kinesis::streams::{self, StreamInfo};
 
 /// One `ls` row: the stream, and how many ktail greps read it.
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
         })
         .collect();
     // A listing should not fail for want of Lambda permissions: the column then shows `-`.
-    if let Ok(greps) = crate::lambda::enabled_greps_by_stream(&crate::aws::lambda(sdk)).await {
+    if let Ok(greps) = crate::attachment::enabled_greps_by_stream(&crate::aws::lambda(sdk)).await {
         for row in &mut streams {
             row.greps = Some(greps.get(&row.stream.arn).copied().unwrap_or(0));
         }
@@ -45,8 +45,8 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match report {
         Report::Json => {
-            serde_json::to_writer_pretty(&mut out, &streams)?;
-            writeln!(out)?;
+            serde_json::to_writer_pretty(&mut out, &streams).context(WRITE_OUTPUT)?;
+            writeln!(out).context(WRITE_OUTPUT)?;
         }
         Report::Text => {
             if streams.is_empty() {
@@ -54,11 +54,12 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
                     eprintln!("no streams in {region}");
                 }
             } else {
-                out.write_all(render_text(&streams).as_bytes())?;
+                out.write_all(render_text(&streams).as_bytes())
+                    .context(WRITE_OUTPUT)?;
             }
         }
     }
-    out.flush()?;
+    out.flush().context(WRITE_OUTPUT)?;
     Ok(ExitCode::Success)
 }
 

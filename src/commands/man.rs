@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 
 pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     match dir {
@@ -24,8 +24,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
                 .render(&mut page)?;
             let mut out = std::io::stdout().lock();
-            out.write_all(&page)?;
-            out.flush()?;
+            out.write_all(&page).context(WRITE_OUTPUT)?;
+            out.flush().context(WRITE_OUTPUT)?;
         }
     }
     Ok(ExitCode::Success)

@@ -22,9 +22,18 @@ use crate::signals::{self, CancellationToken, Listen};
 
 pub async fn run(ctx: &Context, command: PutCommand) -> Result<ExitCode> {
     let input: Box<dyn Read + Send> = match &command.file {
-        Some(path) => Box::new(
-            File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?,
-        ),
+        Some(path) => {
+            let file = File::open(path)
+                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+            // Opening a directory succeeds; reading it would fail later, as a runtime error.
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(usage(format!(
+                    "cannot read {}: it is a directory; give a file",
+                    path.display()
+                )));
+            }
+            Box::new(file)
+        }
         None => Box::new(io::stdin()),
     };
     let client = crate::aws::kinesis(ctx.sdk().await?);
@@ -82,5 +91,5 @@ fn request_failed(failed: RequestFailed, stream: &StreamRef) -> anyhow::Error {
             "stream {name} does not exist in this region (`ktail ls` lists them); {so_far}"
         );
     }
-    anyhow::Error::new(*err).context(format!("cannot put records to {name}; {so_far}"))
+    crate::aws::errors::error(*err, format!("cannot put records to {name}; {so_far}"))
 }

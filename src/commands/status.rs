@@ -4,16 +4,16 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 
+use crate::attachment::{self, AttachmentStatus, Clients};
 use crate::config::Report;
 use crate::context::Context;
-use crate::exit::ExitCode;
-use crate::lambda::{self, AttachmentStatus, Clients};
+use crate::exit::{ExitCode, WRITE_OUTPUT};
 
 pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
     let progress = ctx.progress();
     let step = progress.step("listing attachments");
-    let attachments = lambda::status(&clients).await?;
+    let attachments = attachment::status(&clients).await?;
     step.done(format!("{}", attachments.len()));
     let mut stdout = std::io::stdout().lock();
     match report {
@@ -24,10 +24,10 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
         ),
         Report::Text => write!(stdout, "{}", table(&attachments)),
     }
-    .context("writing to stdout")?;
+    .context(WRITE_OUTPUT)?;
     if report == Report::Text {
         let consumers = consumers(ctx).await?;
-        write!(stdout, "{consumers}").context("writing to stdout")?;
+        write!(stdout, "{consumers}").context(WRITE_OUTPUT)?;
     }
     Ok(ExitCode::Success)
 }
@@ -52,6 +52,23 @@ async fn consumers(ctx: &Context) -> Result<String> {
     Ok(out)
 }
 
+/// A cell on one line: control characters (a newline or a tab in a pattern) become the escapes a
+/// regex reads the same way (`\n`, `\t`, `\r`, else `\x{…}`), so every attachment stays one
+/// row. `-o json` has the pattern as it is.
+fn one_line(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    for c in cell.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Aligned columns; a header only when there is something to show.
 fn table(attachments: &[AttachmentStatus]) -> String {
     if attachments.is_empty() {
@@ -73,14 +90,14 @@ fn table(attachments: &[AttachmentStatus]) -> String {
         .map(|a| {
             [
                 a.source_stream.clone(),
-                a.pattern.clone(),
+                one_line(&a.pattern),
                 a.options.clone(),
                 a.state.clone(),
                 a.last_processing_result
                     .clone()
                     .unwrap_or_else(|| "-".into()),
                 a.function.clone(),
-                a.output_stream.clone().unwrap_or_else(|| "-".into()),
+                a.filtered_stream.clone().unwrap_or_else(|| "-".into()),
                 a.created.clone().unwrap_or_else(|| "-".into()),
                 match (&a.expires_at, a.expired) {
                     (Some(t), true) => format!("{t} (expired)"),
@@ -126,7 +143,7 @@ mod tests {
             state: "Enabled".into(),
             last_processing_result: None,
             function: "ktail-logs-0123456789ab".into(),
-            output_stream: Some("ktail-logs-0123456789ab".into()),
+            filtered_stream: Some("ktail-logs-0123456789ab".into()),
             mapping_uuid: None,
             created: Some("2024-05-01T12:00:00Z".into()),
             expires_at: Some("2024-05-01T13:00:00Z".into()),
@@ -138,5 +155,11 @@ mod tests {
         assert_eq!(lines[0].find("PATTERN"), lines[1].find("\"status\""));
         assert!(lines[1].ends_with("(expired)"));
         assert_eq!(table(&[]), "");
+    }
+
+    #[test]
+    fn control_characters_stay_on_the_row() {
+        assert_eq!(one_line("a\tb\nc\r\u{1b}[0m"), "a\\tb\\nc\\r\\x{1b}[0m");
+        assert_eq!(one_line("\\d+ é"), "\\d+ é");
     }
 }

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
+use crate::attachment::{GrepPattern, names};
 use crate::exit::ExitCode;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
-use crate::lambda::{GrepPattern, names};
 use crate::printer::{PrintOptions, Printer};
 use crate::progress::Progress;
 use crate::signals::{self, CancellationToken, Listen};

@@ -20,6 +20,7 @@ use aws_sdk_kinesis::types::{Consumer as ConsumerDesc, ConsumerStatus};
 use md5::{Digest, Md5};
 
 use super::StreamRef;
+use crate::aws::errors::{AwsResultExt as _, error as aws_error};
 use crate::progress::Progress;
 use crate::retry::{Backoff, Retry};
 use crate::signals::CancellationToken;
@@ -236,7 +237,7 @@ async fn stream_arn(client: &Client, stream: &StreamRef) -> Result<String> {
             } else if service.is_some_and(|s| s.is_access_denied_exception()) {
                 super::errors::denied("kinesis:DescribeStreamSummary", stream)
             } else {
-                anyhow::Error::new(err).context(format!("cannot describe {stream}"))
+                aws_error(err, format!("cannot describe {stream}"))
             }
         })?;
     out.stream_description_summary
@@ -262,7 +263,7 @@ async fn list(client: &Client, stream_arn: &str, stream: &StreamRef) -> Result<V
             } else if err.code() == Some("AccessDeniedException") {
                 super::errors::denied("kinesis:ListStreamConsumers", stream)
             } else {
-                anyhow::Error::new(err).context(format!("cannot list the consumers of {stream}"))
+                aws_error(err, format!("cannot list the consumers of {stream}"))
             }
         })?;
         all.extend(page.consumers.unwrap_or_default());
@@ -294,9 +295,10 @@ async fn register(
             Err(err) => err,
         };
         let Some(service) = err.as_service_error() else {
-            return Err(
-                anyhow::Error::new(err).context(format!("cannot register a consumer on {stream}"))
-            );
+            return Err(aws_error(
+                err,
+                format!("cannot register a consumer on {stream}"),
+            ));
         };
         if service.is_limit_exceeded_exception() {
             // Either 20 consumers already, or too many registrations at once (5 per second).
@@ -322,9 +324,10 @@ async fn register(
                 stream,
             ));
         } else {
-            return Err(
-                anyhow::Error::new(err).context(format!("cannot register a consumer on {stream}"))
-            );
+            return Err(aws_error(
+                err,
+                format!("cannot register a consumer on {stream}"),
+            ));
         }
         let Some(wait) = poll.failed() else {
             bail!(
@@ -339,28 +342,19 @@ async fn register(
 
 /// The consumer by name, `None` when it does not exist.
 async fn describe(client: &Client, stream_arn: &str, name: &str) -> Result<Option<ConsumerInfo>> {
-    match client
+    let out = client
         .describe_stream_consumer()
         .stream_arn(stream_arn)
         .consumer_name(name)
         .send()
         .await
-    {
-        Ok(out) => Ok(out.consumer_description.map(|d| ConsumerInfo {
+        .not_found_as_none(|| format!("cannot describe consumer {name}"))?;
+    Ok(out
+        .and_then(|out| out.consumer_description)
+        .map(|d| ConsumerInfo {
             consumer_arn: d.consumer_arn,
             consumer_status: d.consumer_status,
-        })),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => {
-            Err(anyhow::Error::new(err).context(format!("cannot describe consumer {name}")))
-        }
-    }
+        }))
 }
 
 struct ConsumerInfo {

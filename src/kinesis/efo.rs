@@ -33,6 +33,7 @@ use super::errors::{self, Failure};
 use super::reader::{BACKOFF, End, ReaderConfig, convert, send, sleep_or_cancel};
 use super::shards::ShardInfo;
 use super::{Start, StreamRef};
+use crate::aws::errors::{cause as aws_cause, error as aws_error};
 use crate::printer::Record;
 use crate::retry::Retry;
 use crate::signals::CancellationToken;
@@ -322,7 +323,7 @@ fn subscribe_failure(
             return fatal;
         }
         if service.is_internal_failure_exception() {
-            return Failure::Transient(err.into());
+            return Failure::Transient(aws_cause(err));
         }
     }
     errors::classify_rest(err, "kinesis:SubscribeToShard", stream)
@@ -351,14 +352,15 @@ fn event_failure(
                 return fatal;
             }
             if service.is_internal_failure_exception() {
-                return Failure::Transient(err.into());
+                return Failure::Transient(aws_cause(err));
             }
-            Failure::Fatal(
-                anyhow::Error::new(err).context(format!("the subscription to {stream} failed")),
-            )
+            Failure::Fatal(aws_error(
+                err,
+                format!("the subscription to {stream} failed"),
+            ))
         }
         // The connection broke, or a frame did not parse: subscribe again.
-        None => Failure::Transient(err.into()),
+        None => Failure::Transient(aws_cause(err)),
     }
 }
 

@@ -12,6 +12,7 @@ use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
 use aws_sdk_kinesis::operation::list_shards::ListShardsError;
 
 use super::StreamRef;
+use crate::aws::errors;
 
 /// How a reader reacts to a failed call.
 #[derive(Debug)]
@@ -59,7 +60,7 @@ pub fn get_records(err: SdkError<GetRecordsError, HttpResponse>, stream: &Stream
             ));
         }
         if service.is_internal_failure_exception() {
-            return Failure::Transient(err.into());
+            return Failure::Transient(errors::cause(err));
         }
     }
     classify_rest(err, "kinesis:GetRecords", stream)
@@ -80,7 +81,7 @@ pub fn get_shard_iterator(
             return Failure::Fatal(denied("kinesis:GetShardIterator", stream));
         }
         if service.is_internal_failure_exception() {
-            return Failure::Transient(err.into());
+            return Failure::Transient(errors::cause(err));
         }
     }
     classify_rest(err, "kinesis:GetShardIterator", stream)
@@ -100,7 +101,7 @@ pub fn list_shards(
             return denied("kinesis:ListShards", stream);
         }
     }
-    err.into()
+    errors::cause(err)
 }
 
 /// Everything the operation's own checks left: unmodelled codes, 5xx, transport.
@@ -121,16 +122,14 @@ where
                 return Failure::Fatal(denied(action, stream));
             }
             if service.raw().status().is_server_error() {
-                return Failure::Transient(err.into());
+                return Failure::Transient(errors::cause(err));
             }
-            Failure::Fatal(anyhow::Error::new(err).context(format!("{action} failed on {stream}")))
+            Failure::Fatal(errors::error(err, format!("{action} failed on {stream}")))
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Failure::Transient(err.into())
+            Failure::Transient(errors::cause(err))
         }
-        _ => {
-            Failure::Fatal(anyhow::Error::new(err).context(format!("{action} failed on {stream}")))
-        }
+        _ => Failure::Fatal(errors::error(err, format!("{action} failed on {stream}"))),
     }
 }
 

@@ -10,6 +10,8 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::aws::errors::{self, AwsResultExt as _};
+
 /// ListStreams page size: AWS's own default and maximum-friendly value; also stops emulators
 /// that default to 10 from cutting the list short.
 const PAGE_SIZE: i32 = 100;
@@ -84,7 +86,7 @@ pub async fn list_stream_names(client: &Client) -> Result<Vec<String>> {
             Some(token) => request.next_token(token),
             None => request.set_exclusive_start_stream_name(names.last().cloned()),
         };
-        let page = request.send().await?;
+        let page = request.send().await.map_err(errors::cause)?;
         let before = names.len();
         names.extend(page.stream_names().iter().cloned());
         next_token = page.next_token().map(str::to_owned);
@@ -99,21 +101,14 @@ pub async fn list_stream_names(client: &Client) -> Result<Vec<String>> {
 }
 
 async fn describe(client: &Client, name: String) -> Result<Option<StreamInfo>> {
-    let out = match client
+    let Some(out) = client
         .describe_stream_summary()
         .stream_name(&name)
         .send()
         .await
-    {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(err).with_context(|| format!("cannot describe stream {name}")),
+        .not_found_as_none(|| format!("cannot describe stream {name}"))?
+    else {
+        return Ok(None);
     };
     let Some(summary) = out.stream_description_summary else {
         anyhow::bail!("the description of stream {name} came back empty; try again");

@@ -1,5 +1,5 @@
 //! The grep function's IAM role: trusted by Lambda only, with one inline policy that allows exactly
-//! what the function does — read the source stream, write the output stream, write its own log
+//! what the function does — read the source stream, write the filtered stream, write its own log
 //! group, and (with a TTL) disable its own event source mappings.
 
 use std::collections::HashMap;
@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result};
 use aws_sdk_iam::Client;
 use serde_json::{Value, json};
 
-use super::names::{StreamArn, TAG_MANAGED};
-use super::{Change, aws_error};
+use super::Change;
+use super::names::{StreamArn, is_managed_tag};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error};
 
 /// The name of the inline policy ktail puts on the roles it creates.
 pub const POLICY_NAME: &str = "ktail-grep";
@@ -19,7 +20,7 @@ pub const POLICY_NAME: &str = "ktail-grep";
 pub struct PolicyScope {
     pub source: StreamArn,
     pub source_arn: String,
-    pub output_arn: String,
+    pub filtered_arn: String,
     pub function_name: String,
     /// Whether the dead-client guard may disable the function's own mappings.
     pub ttl_guard: bool,
@@ -67,7 +68,7 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
             "Sid": "WriteOutputStream",
             "Effect": "Allow",
             "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
-            "Resource": scope.output_arn
+            "Resource": scope.filtered_arn
         }),
         json!({
             "Sid": "CreateOwnLogGroup",
@@ -102,25 +103,15 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// Creates the role when missing and makes its inline policy equal to `policy`.
+/// Creates the role when missing and makes its inline policy equal to `policy`. A role this call
+/// created and could not finish is deleted again before the error is returned.
 pub async fn ensure(
     iam: &Client,
     name: &str,
     policy: &Value,
     tags: &HashMap<String, String>,
 ) -> Result<(String, Change)> {
-    let existing = match iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role.map(|r| r.arn),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            None
-        }
-        Err(err) => return Err(aws_error(err, &format!("cannot look up IAM role {name}"))),
-    };
-    let (arn, created) = match existing {
+    let (arn, created) = match arn(iam, name).await? {
         Some(arn) => {
             if !is_managed(iam, name).await? {
                 anyhow::bail!(
@@ -129,7 +120,7 @@ pub async fn ensure(
             }
             (arn, false)
         }
-        None => (create(iam, name, tags).await?, true),
+        None => create(iam, name, tags).await?,
     };
     let current = if created {
         None
@@ -139,13 +130,21 @@ pub async fn ensure(
     if current.as_ref() == Some(policy) {
         return Ok((arn, Change::Unchanged));
     }
-    iam.put_role_policy()
+    let put = iam
+        .put_role_policy()
         .role_name(name)
         .policy_name(POLICY_NAME)
         .policy_document(policy.to_string())
         .send()
         .await
-        .map_err(|e| aws_error(e, &format!("cannot set the policy of IAM role {name}")))?;
+        .or_aws_error(|| format!("cannot set the policy of IAM role {name}"));
+    if let Err(err) = put {
+        return Err(if created {
+            super::undone(err, &format!("IAM role {name}"), delete(iam, name).await)
+        } else {
+            err
+        });
+    }
     Ok((
         arn,
         if created {
@@ -156,7 +155,12 @@ pub async fn ensure(
     ))
 }
 
-async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Result<String> {
+/// The new role's ARN, and whether this call created it (`false`: another ktail did a moment ago).
+async fn create(
+    iam: &Client,
+    name: &str,
+    tags: &HashMap<String, String>,
+) -> Result<(String, bool)> {
     let mut request = iam
         .create_role()
         .role_name(name)
@@ -174,7 +178,7 @@ async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Res
     match request.send().await {
         Ok(out) => out
             .role
-            .map(|r| r.arn)
+            .map(|r| (r.arn, true))
             .with_context(|| format!("IAM returned no role for {name}")),
         // Another ktail created it a moment ago.
         Err(err)
@@ -182,55 +186,49 @@ async fn create(iam: &Client, name: &str, tags: &HashMap<String, String>) -> Res
                 .as_service_error()
                 .is_some_and(|e| e.is_entity_already_exists_exception()) =>
         {
-            let out = iam
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error(e, &format!("cannot look up IAM role {name}")))?;
-            out.role
-                .map(|r| r.arn)
-                .with_context(|| format!("IAM returned no role for {name}"))
+            let arn = arn(iam, name)
+                .await?
+                .with_context(|| format!("IAM role {name} was created and is gone again"))?;
+            Ok((arn, false))
         }
-        Err(err) => Err(aws_error(err, &format!("cannot create IAM role {name}"))),
+        Err(err) => Err(aws_error(err, format!("cannot create IAM role {name}"))),
     }
 }
 
 /// The role's current ktail policy, if it has one.
 pub async fn current_policy(iam: &Client, name: &str) -> Result<Option<Value>> {
-    match iam
+    let out = iam
         .get_role_policy()
         .role_name(name)
         .policy_name(POLICY_NAME)
         .send()
         .await
-    {
-        Ok(out) => Ok(parse_policy_document(&out.policy_document)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(aws_error(
-            err,
-            &format!("cannot read the policy of IAM role {name}"),
-        )),
-    }
+        .not_found_as_none(|| format!("cannot read the policy of IAM role {name}"))?;
+    Ok(out.and_then(|out| parse_policy_document(&out.policy_document)))
+}
+
+/// The role's ARN, or `None` when it does not exist.
+pub async fn arn(iam: &Client, name: &str) -> Result<Option<String>> {
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot look up IAM role {name}"))?;
+    Ok(out.and_then(|out| out.role).map(|r| r.arn))
+}
+
+/// Whether the role exists.
+pub async fn exists(iam: &Client, name: &str) -> Result<bool> {
+    Ok(arn(iam, name).await?.is_some())
 }
 
 /// Whether the role carries ktail's tag, i.e. ktail may change or delete it.
 pub async fn is_managed(iam: &Client, name: &str) -> Result<bool> {
     let mut pages = iam.list_role_tags().role_name(name).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| aws_error(e, &format!("cannot read the tags of IAM role {name}")))?;
-        if page
-            .tags
-            .iter()
-            .any(|t| t.key == TAG_MANAGED && t.value == "true")
-        {
+        let page = page.or_aws_error(|| format!("cannot read the tags of IAM role {name}"))?;
+        if page.tags.iter().any(|t| is_managed_tag(&t.key, &t.value)) {
             return Ok(true);
         }
     }
@@ -246,55 +244,28 @@ pub async fn delete(iam: &Client, name: &str) -> Result<bool> {
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => policies.extend(page.policy_names),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                return Ok(false);
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot list the policies of IAM role {name}"),
-                ));
-            }
-        }
+        let Some(page) =
+            page.not_found_as_none(|| format!("cannot list the policies of IAM role {name}"))?
+        else {
+            return Ok(false);
+        };
+        policies.extend(page.policy_names);
     }
     for policy in policies {
-        match iam
-            .delete_role_policy()
+        iam.delete_role_policy()
             .role_name(name)
             .policy_name(&policy)
             .send()
             .await
-        {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) => {}
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot delete policy {policy} of IAM role {name}"),
-                ));
-            }
-        }
+            .not_found_as_none(|| format!("cannot delete policy {policy} of IAM role {name}"))?;
     }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot delete IAM role {name}"))),
-    }
+    let deleted = iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot delete IAM role {name}"))?;
+    Ok(deleted.is_some())
 }
 
 /// The role name in a role ARN (`arn:aws:iam::1:role/path/name`).
@@ -338,7 +309,7 @@ mod tests {
         PolicyScope {
             source: StreamArn::parse(source).unwrap(),
             source_arn: source.to_owned(),
-            output_arn: "arn:aws:kinesis:eu-west-1:111122223333:stream/ktail-logs-1".to_owned(),
+            filtered_arn: "arn:aws:kinesis:eu-west-1:111122223333:stream/ktail-logs-1".to_owned(),
             function_name: "ktail-logs-1".to_owned(),
             ttl_guard,
         }

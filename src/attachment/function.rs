@@ -16,7 +16,8 @@ use aws_sdk_lambda::types::{
 };
 
 use super::artifact::{self, Architecture};
-use super::{Change, aws_error, iam_propagation, wait_error};
+use super::{Change, iam_propagation};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error, wait_error};
 use crate::retry::retry;
 
 pub const HANDLER: &str = "bootstrap";
@@ -46,17 +47,13 @@ pub struct Ensured {
 
 /// The function's configuration, or `None` when it does not exist.
 pub async fn get(lambda: &Client, name: &str) -> Result<Option<FunctionConfiguration>> {
-    match lambda.get_function().function_name(name).send().await {
-        Ok(out) => Ok(out.configuration),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot look up function {name}"))),
-    }
+    let out = lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot look up function {name}"))?;
+    Ok(out.and_then(|out| out.configuration))
 }
 
 fn lambda_arch(arch: Architecture) -> LambdaArch {
@@ -104,12 +101,7 @@ pub async fn ensure(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -
             .architectures(lambda_arch(spec.arch))
             .send()
             .await
-            .map_err(|e| {
-                aws_error(
-                    e,
-                    &format!("cannot upload the code of function {}", spec.name),
-                )
-            })?;
+            .or_aws_error(|| format!("cannot upload the code of function {}", spec.name))?;
         wait_updated(lambda, &spec.name).await?;
     }
     if config_differs {
@@ -187,16 +179,21 @@ async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Re
         Err(err) => {
             return Err(aws_error(
                 err,
-                &format!("cannot create function {}", spec.name),
+                format!("cannot create function {}", spec.name),
             ));
         }
     };
-    lambda
+    let active = lambda
         .wait_until_function_active_v2()
         .function_name(&spec.name)
         .wait(WAIT_TIMEOUT)
         .await
-        .map_err(|e| wait_error(e, &format!("function {} did not become active", spec.name)))?;
+        .map_err(|e| wait_error(e, format!("function {} did not become active", spec.name)));
+    if let Err(err) = active {
+        // Ours and unusable: take it away again, so a failed step leaves nothing behind.
+        let undo = delete(lambda, &spec.name).await;
+        return Err(super::undone(err, &format!("function {}", spec.name), undo));
+    }
     out.function_arn
         .with_context(|| format!("Lambda returned no ARN for function {}", spec.name))
 }
@@ -226,12 +223,7 @@ async fn update_configuration(
         },
     )
     .await
-    .map_err(|e| {
-        aws_error(
-            e,
-            &format!("cannot update the configuration of function {}", spec.name),
-        )
-    })?;
+    .or_aws_error(|| format!("cannot update the configuration of function {}", spec.name))?;
     Ok(())
 }
 
@@ -241,7 +233,7 @@ async fn wait_updated(lambda: &Client, name: &str) -> Result<()> {
         .function_name(name)
         .wait(WAIT_TIMEOUT)
         .await
-        .map_err(|e| wait_error(e, &format!("function {name} did not finish updating")))?;
+        .map_err(|e| wait_error(e, format!("function {name} did not finish updating")))?;
     Ok(())
 }
 
@@ -266,28 +258,19 @@ pub async fn set_env(lambda: &Client, name: &str, key: &str, value: &str) -> Res
         .environment(environment(&env))
         .send()
         .await
-        .map_err(|e| {
-            aws_error(
-                e,
-                &format!("cannot update the configuration of function {name}"),
-            )
-        })?;
+        .or_aws_error(|| format!("cannot update the configuration of function {name}"))?;
     wait_updated(lambda, name).await
 }
 
 /// Deletes the function; `false` when it was already gone.
 pub async fn delete(lambda: &Client, name: &str) -> Result<bool> {
-    match lambda.delete_function().function_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws_error(err, &format!("cannot delete function {name}"))),
-    }
+    let deleted = lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot delete function {name}"))?;
+    Ok(deleted.is_some())
 }
 
 /// The function's tags.
@@ -297,6 +280,6 @@ pub async fn tags(lambda: &Client, arn: &str) -> Result<HashMap<String, String>>
         .resource(arn)
         .send()
         .await
-        .map_err(|e| aws_error(e, &format!("cannot read the tags of function {arn}")))?;
+        .or_aws_error(|| format!("cannot read the tags of function {arn}"))?;
     Ok(out.tags.unwrap_or_default())
 }

@@ -13,10 +13,10 @@ use aws_sdk_lambda::types::{
 };
 use chrono::{DateTime, Utc};
 
+use super::{Change, iam_propagation};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error, is_not_found};
 use crate::kinesis::Start;
 use crate::retry::{Backoff, Retry, retry};
-
-use super::{Change, aws_error, iam_propagation};
 
 /// Records per invocation: the function handles 10,000 ~1 KB records in well under its timeout, and a
 /// larger batch means fewer invocations on a busy stream.
@@ -76,27 +76,20 @@ pub async fn list(
         .send();
     let mut mappings = Vec::new();
     while let Some(mapping) = pages.next().await {
-        match mapping {
-            Ok(m) => mappings.push(m),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(Vec::new());
-            }
-            Err(err) => {
-                return Err(aws_error(
-                    err,
-                    &format!("cannot list the event source mappings of function {function_name}"),
-                ));
-            }
-        }
+        let found = mapping.not_found_as_none(|| {
+            format!("cannot list the event source mappings of function {function_name}")
+        })?;
+        // No such function: no mappings.
+        let Some(m) = found else {
+            return Ok(Vec::new());
+        };
+        mappings.push(m);
     }
     Ok(mappings)
 }
 
 /// Creates the mapping, or re-enables and updates an existing one, then waits until it is Enabled.
+/// A mapping this call created that does not become Enabled is deleted again.
 pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<Ensured> {
     let existing = list(lambda, &spec.function_name)
         .await?
@@ -107,7 +100,15 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
             // Another ktail created it a moment ago: use that one.
             return Box::pin(ensure(lambda, spec, false)).await;
         };
-        wait_enabled(lambda, &uuid).await?;
+        if let Err(err) = wait_enabled(lambda, &uuid).await {
+            // Ours and not working: take it away again, so a failed step leaves nothing behind.
+            let undo = delete(lambda, &uuid).await;
+            return Err(super::undone(
+                err,
+                &format!("event source mapping {uuid}"),
+                undo,
+            ));
+        }
         return Ok(Ensured {
             uuid,
             change: Change::Created,
@@ -145,7 +146,7 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
         .function_response_types(FunctionResponseType::ReportBatchItemFailures)
         .send()
         .await
-        .map_err(|e| aws_error(e, &format!("cannot update event source mapping {uuid}")))?;
+        .or_aws_error(|| format!("cannot update event source mapping {uuid}"))?;
     wait_enabled(lambda, &uuid).await?;
     Ok(Ensured {
         uuid,
@@ -211,7 +212,7 @@ async fn create(
         }
         Err(err) => Err(aws_error(
             err,
-            &format!(
+            format!(
                 "cannot map stream {} to function {}",
                 spec.source_arn, spec.function_name
             ),
@@ -228,7 +229,7 @@ async fn settle(lambda: &Client, uuid: &str) -> Result<String> {
             .uuid(uuid)
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("cannot read event source mapping {uuid}")))?;
+            .or_aws_error(|| format!("cannot read event source mapping {uuid}"))?;
         let state = out.state.unwrap_or_default();
         if !matches!(
             state.as_str(),
@@ -256,13 +257,7 @@ pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
     loop {
         match lambda.delete_event_source_mapping().uuid(uuid).send().await {
             Ok(_) => return Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(false);
-            }
+            Err(err) if is_not_found(&err) => return Ok(false),
             // A mapping that is being created or updated cannot be deleted until it settles.
             Err(err)
                 if err
@@ -274,7 +269,7 @@ pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
                     None => {
                         return Err(aws_error(
                             err,
-                            &format!("cannot delete event source mapping {uuid}"),
+                            format!("cannot delete event source mapping {uuid}"),
                         ));
                     }
                 }
@@ -282,7 +277,7 @@ pub async fn delete(lambda: &Client, uuid: &str) -> Result<bool> {
             Err(err) => {
                 return Err(aws_error(
                     err,
-                    &format!("cannot delete event source mapping {uuid}"),
+                    format!("cannot delete event source mapping {uuid}"),
                 ));
             }
         }

@@ -2,29 +2,42 @@
 //!
 //! An attachment is identified by what it matches: (source stream, pattern, `-v`, `-i`). The same
 //! arguments always give the same names, so a second `attach` finds and reuses what the first one made,
-//! and a different pattern on the same stream gets its own function, role and output stream. Deploy
+//! and a different pattern on the same stream gets its own function, role and filtered stream. Deploy
 //! options (memory, architecture, parallelism) are not part of the identity: changing them updates the
 //! attachment in place.
 
 use std::collections::HashMap;
 
 use base64::Engine;
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::filter::MatchOptions;
 
+// Tag keys and values keep to the characters every service ktail tags documents: Kinesis allows
+// letters, digits, spaces and `_ . / = + - % @`; Lambda and IAM allow letters, digits, spaces and
+// `_ . : / = + - @`. So `ktail/…`, not the `ktail:…` of older versions, which Kinesis refuses
+// (ktail still reads those, see [`tag`]).
+
 /// Every resource ktail creates carries this tag with the value `true`.
-pub const TAG_MANAGED: &str = "ktail:managed";
+pub const TAG_MANAGED: &str = "ktail/managed";
 /// The source stream's name.
-pub const TAG_SOURCE: &str = "ktail:source";
+pub const TAG_SOURCE: &str = "ktail/source";
 /// The pattern, base64-encoded: tag values may not hold most punctuation a regex uses.
-pub const TAG_PATTERN: &str = "ktail:pattern";
+pub const TAG_PATTERN: &str = "ktail/pattern";
 /// `-v` / `-i` as given, or `none`.
-pub const TAG_OPTIONS: &str = "ktail:options";
+pub const TAG_OPTIONS: &str = "ktail/options";
 /// The attachment id (the hash in every name).
-pub const TAG_ID: &str = "ktail:id";
-/// When the attachment was first created (RFC 3339, UTC).
-pub const TAG_CREATED: &str = "ktail:created";
+pub const TAG_ID: &str = "ktail/id";
+/// When the attachment was first created, UTC, as `20240501T120000Z` (ISO 8601's basic format:
+/// RFC 3339's `:` is not allowed in a Kinesis tag). Older versions wrote RFC 3339.
+pub const TAG_CREATED: &str = "ktail/created";
+
+/// How a tag key of this version differs from the same key written by older versions.
+const KEY_SEPARATOR: char = '/';
+const LEGACY_KEY_SEPARATOR: char = ':';
+/// [`TAG_CREATED`]'s format.
+const CREATED_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
 /// Every ktail name starts with this, which is how `status` finds candidates cheaply.
 pub const PREFIX: &str = "ktail-";
@@ -60,7 +73,7 @@ impl Identity {
         hex_prefix(&digest, ID_LEN)
     }
 
-    /// The name shared by the function, the role and (unless given) the output stream:
+    /// The name shared by the function, the role and (unless given) the filtered stream:
     /// `ktail-<stream>-<id>`, valid for all three (letters, digits, `-`, `_`; at most 64 characters).
     pub fn base_name(&self) -> String {
         let room = MAX_SHORT_NAME - PREFIX.len() - 1 - ID_LEN;
@@ -102,6 +115,37 @@ impl Identity {
     }
 }
 
+/// The value of the tag `key` (a `TAG_*` key), or of the same tag as older versions wrote it
+/// (`ktail:managed` for [`TAG_MANAGED`]), so that what they made is still found and removed.
+pub fn tag<'a>(tags: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    tags.get(key)
+        .or_else(|| tags.get(&legacy_key(key)))
+        .map(String::as_str)
+}
+
+/// Whether the tag `key` = `value` marks a resource as ktail's, as this version or an older one
+/// wrote it.
+pub fn is_managed_tag(key: &str, value: &str) -> bool {
+    (key == TAG_MANAGED || key == legacy_key(TAG_MANAGED)) && value == "true"
+}
+
+fn legacy_key(key: &str) -> String {
+    key.replacen(KEY_SEPARATOR, &LEGACY_KEY_SEPARATOR.to_string(), 1)
+}
+
+/// [`TAG_CREATED`]'s value for `at`.
+pub fn created_tag(at: DateTime<Utc>) -> String {
+    at.format(CREATED_FORMAT).to_string()
+}
+
+/// A [`TAG_CREATED`] value as RFC 3339, whichever version wrote it.
+pub fn created_rfc3339(value: &str) -> String {
+    NaiveDateTime::parse_from_str(value, CREATED_FORMAT).map_or_else(
+        |_| value.to_owned(),
+        |at| at.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true),
+    )
+}
+
 /// `-v`, `-i`, `-v -i` or `none`.
 pub fn options_label(options: MatchOptions) -> String {
     match (options.invert, options.ignore_case) {
@@ -121,7 +165,7 @@ fn hex_prefix(bytes: &[u8], len: usize) -> String {
         .collect()
 }
 
-/// The parts of a Kinesis stream ARN that the policy and the output stream's ARN are built from.
+/// The parts of a Kinesis stream ARN that the policy and the filtered stream's ARN are built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamArn {
     pub partition: String,
@@ -253,6 +297,67 @@ mod tests {
         let long = identity("s", &"x".repeat(300), false, false).tags("t");
         assert!(!long.contains_key(TAG_PATTERN));
         assert!(long.values().all(|v| v.len() <= MAX_TAG_VALUE));
+    }
+
+    /// Every key and value in the character set that Kinesis, Lambda and IAM all document.
+    #[test]
+    fn tags_are_valid_for_every_service_ktail_tags() {
+        let valid = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_./=+-@".contains(c))
+        };
+        for (invert, ignore_case) in [(false, false), (true, true)] {
+            let tags = identity(
+                "log.stream_1-a",
+                "\"status\":5[0-9]{2} /x?",
+                invert,
+                ignore_case,
+            )
+            .tags(&created_tag(Utc::now()));
+            assert_eq!(tags.len(), 6);
+            for (key, value) in &tags {
+                assert!(valid(key) && key.len() <= 128, "key {key:?}");
+                assert!(
+                    valid(value) && value.len() <= MAX_TAG_VALUE,
+                    "{key} = {value:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tags_of_older_versions_are_still_read() {
+        let old = HashMap::from([
+            ("ktail:managed".to_owned(), "true".to_owned()),
+            ("ktail:source".to_owned(), "logs".to_owned()),
+            (
+                "ktail:created".to_owned(),
+                "2024-05-01T12:00:00Z".to_owned(),
+            ),
+        ]);
+        assert_eq!(tag(&old, TAG_MANAGED), Some("true"));
+        assert_eq!(tag(&old, TAG_SOURCE), Some("logs"));
+        assert_eq!(tag(&old, TAG_ID), None);
+        assert!(is_managed_tag("ktail:managed", "true"));
+        assert!(is_managed_tag(TAG_MANAGED, "true"));
+        assert!(!is_managed_tag(TAG_MANAGED, "false"));
+        assert!(!is_managed_tag("managed", "true"));
+        let new = HashMap::from([(TAG_SOURCE.to_owned(), "new".to_owned())]);
+        assert_eq!(tag(&new, TAG_SOURCE), Some("new"));
+    }
+
+    #[test]
+    fn creation_times_read_back_as_rfc3339() {
+        let at = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(created_tag(at), "20240501T120000Z");
+        assert_eq!(created_rfc3339(&created_tag(at)), "2024-05-01T12:00:00Z");
+        // Written by an older version: already RFC 3339.
+        assert_eq!(
+            created_rfc3339("2024-05-01T12:00:00Z"),
+            "2024-05-01T12:00:00Z"
+        );
     }
 
     #[test]

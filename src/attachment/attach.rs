@@ -1,0 +1,290 @@
+//! The attach sequence: role → filtered stream → function → event source mapping, each step
+//! ensured (looked up, then created or brought up to date) and shown as it happens.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::names::{self, StreamArn};
+use super::plan::AttachPlan;
+use super::remove::{Removal, Target, remove};
+use super::{Change, Clients, filtered_stream, function, mapping, role};
+use crate::contract::env;
+use crate::progress::Progress;
+
+/// An attachment as `attach` left it. Serialized as `ktail attach -o json`'s report, whose keys
+/// predate the name "filtered stream" and stay as they are.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub id: String,
+    pub source_stream: String,
+    pub source_stream_arn: String,
+    pub pattern: String,
+    pub options: String,
+    pub role_arn: String,
+    pub role: Change,
+    #[serde(rename = "output_stream")]
+    pub filtered_stream: String,
+    #[serde(rename = "output_stream_arn")]
+    pub filtered_stream_arn: String,
+    #[serde(rename = "output")]
+    pub filtered: Change,
+    pub function_name: String,
+    pub function_arn: String,
+    pub function: Change,
+    pub mapping_uuid: String,
+    pub mapping: Change,
+    /// The dead-client deadline (unix seconds), when a TTL was given.
+    pub expires_at: Option<i64>,
+}
+
+impl Attachment {
+    /// Whether this run changed anything at all.
+    pub fn changed(&self) -> bool {
+        [self.role, self.filtered, self.function, self.mapping]
+            .iter()
+            .any(|c| matches!(c, Change::Created | Change::Updated))
+    }
+
+    /// What `grep` should remove at the end of a session that made this attachment: the mapping
+    /// always, and everything else only when this session created it (and `keep` is not set).
+    pub fn session_removal(&self, keep: bool) -> Removal {
+        Removal {
+            mapping: true,
+            function: !keep && self.function == Change::Created,
+            filtered_stream: !keep && self.filtered == Change::Created,
+            role: !keep && self.role == Change::Created,
+        }
+    }
+
+    /// What [`remove`](super::remove()) works on.
+    pub fn target(&self) -> Target {
+        Target {
+            function_name: self.function_name.clone(),
+            filtered_stream: Some(self.filtered_stream.clone()),
+            role_name: (self.role != Change::Given)
+                .then(|| role::name_from_arn(&self.role_arn).to_owned()),
+        }
+    }
+}
+
+/// Deploys and wires the grep function for `plan`, reusing whatever already exists. When a step
+/// fails, what this call created is removed again (each step takes back its own half-made
+/// resource; this takes back the earlier steps'), so a failed attach leaves nothing behind.
+pub async fn attach(
+    clients: &Clients,
+    plan: &AttachPlan,
+    progress: &Progress,
+) -> Result<Attachment> {
+    plan.validate()?;
+    let mut made = Removal::NOTHING;
+    match deploy(clients, plan, progress, &mut made).await {
+        Ok(attachment) => Ok(attachment),
+        Err(err) if made == Removal::NOTHING => Err(err),
+        Err(err) => Err(roll_back(clients, plan, made, err, progress).await),
+    }
+}
+
+/// Removes what a failed [`deploy`] created (`made`) and returns its error, with a word about
+/// what could not be removed.
+async fn roll_back(
+    clients: &Clients,
+    plan: &AttachPlan,
+    made: Removal,
+    err: anyhow::Error,
+    progress: &Progress,
+) -> anyhow::Error {
+    progress.note("removing what this run created");
+    match remove(clients, &plan.names().target(), made, progress).await {
+        Ok(_) => err,
+        Err(undo) => anyhow::anyhow!(
+            "{err:#}; could not remove what this run created ({undo:#}); run `{}`",
+            plan.detach_command(true, "")
+        ),
+    }
+}
+
+/// The attach sequence; records in `made` what it creates as it goes.
+async fn deploy(
+    clients: &Clients,
+    plan: &AttachPlan,
+    progress: &Progress,
+    made: &mut Removal,
+) -> Result<Attachment> {
+    let identity = plan.identity();
+    let source_name = identity.source.clone();
+
+    let step = progress.step(format!("checking stream {source_name}"));
+    let source_arn = match filtered_stream::describe(&clients.kinesis, &source_name).await? {
+        Some((arn, _)) => arn,
+        None => bail!(
+            "stream {source_name} not found; check the name, --region and --profile (`ktail ls` lists streams)"
+        ),
+    };
+    let source = StreamArn::parse(&source_arn)
+        .with_context(|| format!("Kinesis returned an unexpected stream ARN {source_arn}"))?;
+    step.done("found");
+
+    let base = identity.base_name();
+    let filtered_name = plan.names().filtered_stream;
+    let filtered_arn_expected = source.sibling(&filtered_name);
+    let tags = identity.tags(&names::created_tag(Utc::now()));
+
+    let (role_arn, role_change) = match &plan.deploy.role {
+        Some(arn) => {
+            progress.step("role").done(format!("using {arn}"));
+            (arn.clone(), Change::Given)
+        }
+        None => {
+            let step = progress.step(format!("role {base}"));
+            let policy = role::inline_policy(&role::PolicyScope {
+                source: source.clone(),
+                source_arn: source_arn.clone(),
+                filtered_arn: filtered_arn_expected.clone(),
+                function_name: base.clone(),
+                ttl_guard: plan.ttl.is_some(),
+            });
+            let (arn, change) = role::ensure(&clients.iam, &base, &policy, &tags).await?;
+            made.role = change == Change::Created;
+            step.done(describe_change(change, "policy updated"));
+            (arn, change)
+        }
+    };
+    let role_is_fresh = matches!(role_change, Change::Created | Change::Updated);
+
+    let step = progress.step(format!("output stream {filtered_name}"));
+    let (filtered_arn, filtered_change) = filtered_stream::ensure(
+        &clients.kinesis,
+        &filtered_name,
+        plan.deploy.filtered_capacity,
+        &tags,
+    )
+    .await?;
+    made.filtered_stream = filtered_change == Change::Created;
+    step.done(describe_change(filtered_change, "updated"));
+
+    let expires_at = plan.ttl.map(deadline);
+    let step = progress.step(format!("function {base}"));
+    let function = function::ensure(
+        &clients.lambda,
+        &function::FunctionSpec {
+            name: base.clone(),
+            role_arn: role_arn.clone(),
+            arch: plan.deploy.arch,
+            memory_mb: plan.deploy.memory_mb,
+            env: plan.function_env(&filtered_name, expires_at),
+            tags: tags.clone(),
+        },
+        role_is_fresh,
+    )
+    .await?;
+    // A function this run created takes its mapping with it.
+    made.function = function.change == Change::Created;
+    made.mapping = made.function;
+    step.done(function.detail);
+
+    let step = progress.step(format!("event source mapping {source_name} → {base}"));
+    let mapping = mapping::ensure(
+        &clients.lambda,
+        &mapping::MappingSpec {
+            source_arn: source_arn.clone(),
+            function_name: base.clone(),
+            start: plan.start,
+            parallel: plan.deploy.parallel,
+            tags,
+        },
+        role_is_fresh,
+    )
+    .await?;
+    step.done(mapping.detail);
+
+    Ok(Attachment {
+        id: identity.id(),
+        source_stream: source_name,
+        source_stream_arn: source_arn,
+        pattern: plan.pattern.text().to_owned(),
+        options: identity.options_label(),
+        role_arn,
+        role: role_change,
+        filtered_stream: filtered_name,
+        filtered_stream_arn: filtered_arn,
+        filtered: filtered_change,
+        function_name: base,
+        function_arn: function.arn,
+        function: function.change,
+        mapping_uuid: mapping.uuid,
+        mapping: mapping.change,
+        expires_at,
+    })
+}
+
+fn describe_change(change: Change, updated: &str) -> String {
+    match change {
+        Change::Created => "created".to_owned(),
+        Change::Updated => updated.to_owned(),
+        Change::Unchanged => "exists".to_owned(),
+        Change::Given => "given".to_owned(),
+    }
+}
+
+/// The dead-client deadline `ttl` from now (unix seconds).
+fn deadline(ttl: Duration) -> i64 {
+    Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+/// Pushes the dead-client deadline `ttl` from now; `grep` calls this while its session lives.
+/// Returns the new deadline (unix seconds).
+pub async fn renew_ttl(clients: &Clients, function_name: &str, ttl: Duration) -> Result<i64> {
+    let at = deadline(ttl);
+    function::set_env(
+        &clients.lambda,
+        function_name,
+        env::EXPIRES_AT,
+        &at.to_string(),
+    )
+    .await?;
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_removes_only_what_it_created() {
+        let attachment = Attachment {
+            id: "id".into(),
+            source_stream: "logs".into(),
+            source_stream_arn: "arn".into(),
+            pattern: "x".into(),
+            options: "none".into(),
+            role_arn: "arn:aws:iam::1:role/ktail-logs-id".into(),
+            role: Change::Unchanged,
+            filtered_stream: "ktail-logs-id".into(),
+            filtered_stream_arn: "arn".into(),
+            filtered: Change::Created,
+            function_name: "ktail-logs-id".into(),
+            function_arn: "arn".into(),
+            function: Change::Updated,
+            mapping_uuid: "u".into(),
+            mapping: Change::Created,
+            expires_at: None,
+        };
+        assert_eq!(
+            attachment.session_removal(false),
+            Removal {
+                mapping: true,
+                function: false,
+                filtered_stream: true,
+                role: false
+            }
+        );
+        assert_eq!(attachment.session_removal(true), Removal::MAPPING);
+        assert_eq!(
+            attachment.target().role_name.as_deref(),
+            Some("ktail-logs-id")
+        );
+    }
+}

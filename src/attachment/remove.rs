@@ -1,0 +1,191 @@
+//! Taking attachments apart: [`remove`] deletes the chosen parts of one attachment (what `grep`
+//! does when its session ends), [`detach`] finds a stream's attachments and removes them (`ktail
+//! detach`). The filtered stream and the role are deleted only when they carry ktail's tag, so a
+//! stream or role the user supplied is never removed.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::inventory::{self, Found};
+use super::names::{self, Identity};
+use super::{Clients, filtered_stream, function, mapping, role};
+use crate::filter::MatchOptions;
+use crate::progress::Progress;
+
+/// Which parts of an attachment [`remove`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    pub mapping: bool,
+    pub function: bool,
+    pub filtered_stream: bool,
+    pub role: bool,
+}
+
+impl Removal {
+    /// Only the mapping: the function stops being invoked, everything else stays for a re-attach.
+    pub const MAPPING: Removal = Removal {
+        mapping: true,
+        function: false,
+        filtered_stream: false,
+        role: false,
+    };
+    /// Nothing at all.
+    pub const NOTHING: Removal = Removal {
+        mapping: false,
+        function: false,
+        filtered_stream: false,
+        role: false,
+    };
+    /// Everything ktail created.
+    pub const PURGE: Removal = Removal {
+        mapping: true,
+        function: true,
+        filtered_stream: true,
+        role: true,
+    };
+}
+
+/// The resources of one attachment, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub function_name: String,
+    pub filtered_stream: Option<String>,
+    pub role_name: Option<String>,
+}
+
+/// One resource that was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// `mapping`, `function`, `output stream` or `role`.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// Deletes the parts of `target` that `what` selects, mapping first so that nothing is invoked
+/// while the rest goes away. Missing pieces are skipped: running it twice is harmless.
+pub async fn remove(
+    clients: &Clients,
+    target: &Target,
+    what: Removal,
+    progress: &Progress,
+) -> Result<Vec<Removed>> {
+    let mut removed = Vec::new();
+    if what.mapping {
+        for m in mapping::list(&clients.lambda, &target.function_name).await? {
+            let Some(uuid) = m.uuid() else { continue };
+            let step = progress.step(format!("removing event source mapping {uuid}"));
+            if mapping::delete(&clients.lambda, uuid).await? {
+                removed.push(Removed {
+                    kind: "mapping",
+                    name: uuid.to_owned(),
+                });
+                step.done("removed");
+            } else {
+                step.done("already gone");
+            }
+        }
+    }
+    if what.function {
+        let step = progress.step(format!("removing function {}", target.function_name));
+        if function::delete(&clients.lambda, &target.function_name).await? {
+            removed.push(Removed {
+                kind: "function",
+                name: target.function_name.clone(),
+            });
+            step.done("removed");
+        } else {
+            step.done("already gone");
+        }
+    }
+    if what.filtered_stream
+        && let Some(stream) = &target.filtered_stream
+        && filtered_stream::is_managed(&clients.kinesis, stream).await?
+    {
+        let step = progress.step(format!("removing output stream {stream}"));
+        if filtered_stream::delete(&clients.kinesis, stream).await? {
+            removed.push(Removed {
+                kind: "output stream",
+                name: stream.clone(),
+            });
+        }
+        step.done("removed");
+    }
+    if what.role
+        && let Some(role_name) = &target.role_name
+        && role_is_managed(&clients.iam, role_name).await?
+    {
+        let step = progress.step(format!("removing role {role_name}"));
+        if role::delete(&clients.iam, role_name).await? {
+            removed.push(Removed {
+                kind: "role",
+                name: role_name.clone(),
+            });
+        }
+        step.done("removed");
+    }
+    Ok(removed)
+}
+
+async fn role_is_managed(iam: &aws_sdk_iam::Client, name: &str) -> Result<bool> {
+    match role::is_managed(iam, name).await {
+        Ok(managed) => Ok(managed),
+        // Already deleted: nothing to do.
+        Err(_) if !role::exists(iam, name).await? => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Which attachments of a stream `detach` removes.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// The one made with this pattern and these options.
+    Pattern(String, MatchOptions),
+    /// Every attachment of the stream.
+    All,
+}
+
+/// `ktail detach`: removes the selected attachments of `source` (the mappings; with `purge`, also the
+/// functions, filtered streams and roles ktail created).
+pub async fn detach(
+    clients: &Clients,
+    source: &str,
+    selector: &Selector,
+    purge: bool,
+    progress: &Progress,
+) -> Result<Vec<Removed>> {
+    let source = names::stream_name(source);
+    let step = progress.step(format!("finding what ktail attached to {source}"));
+    let found: Vec<Found> = match selector {
+        Selector::Pattern(pattern, options) => {
+            let identity = Identity {
+                source: source.to_owned(),
+                pattern: pattern.clone(),
+                options: *options,
+            };
+            inventory::find_one(clients, &identity.base_name())
+                .await?
+                .into_iter()
+                .collect()
+        }
+        Selector::All => inventory::find_all(clients)
+            .await?
+            .into_iter()
+            .filter(|f| f.source.as_deref() == Some(source))
+            .collect(),
+    };
+    step.done(match found.len() {
+        0 => "nothing".to_owned(),
+        1 => "1 attachment".to_owned(),
+        n => format!("{n} attachments"),
+    });
+    let what = if purge {
+        Removal::PURGE
+    } else {
+        Removal::MAPPING
+    };
+    let mut removed = Vec::new();
+    for f in &found {
+        removed.extend(remove(clients, &f.target(), what, progress).await?);
+    }
+    Ok(removed)
+}

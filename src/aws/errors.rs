@@ -1,0 +1,219 @@
+//! What a failed AWS call means, and how the user reads it.
+//!
+//! Errors are told apart by their modelled type (`as_service_error()` and the operation's `is_*()`
+//! predicates), never by message text: [`NotFound`] names, once per operation, which error means
+//! "no such resource", and [`AwsResultExt::not_found_as_none`] turns it into `Ok(None)` — the one
+//! place that answer is made, instead of a match block per call.
+//!
+//! Every failure the user sees is worded by [`error`]: one line, `<what failed>: <why>`, where the
+//! why is the service's error code and message, or, for a call that never got an answer (no
+//! network, a timeout), the chain of causes — never the SDK's `Debug` dump. `main` prints it as
+//! `ktail: <what failed>: <why>`.
+
+use std::error::Error as StdError;
+use std::fmt::{Debug, Display, Write as _};
+
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+
+/// The one user-facing form of a failed AWS call: `what` failed, then why.
+pub fn error<E, R>(err: SdkError<E, R>, what: impl Display) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{what}: {}", why(&err))
+}
+
+/// The failure alone, worded like [`error`], for a caller that says around it what failed.
+pub fn cause<E, R>(err: SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    anyhow::Error::msg(why(&err))
+}
+
+/// Why a call failed, in one line: the service's `Code: message` when it answered with an error,
+/// else the causes.
+pub fn why<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug + 'static,
+{
+    if let Some(service) = err.as_service_error() {
+        match (service.code(), service.message()) {
+            (Some(code), Some(message)) => return format!("{code}: {message}"),
+            (Some(code), None) => return code.to_owned(),
+            _ => {}
+        }
+    }
+    causes(err)
+}
+
+/// An error and its sources on one line, joined by `: ` (as `{:#}` prints an `anyhow::Error`),
+/// leaving out a source whose text its parent already shows.
+pub fn causes(err: &(dyn StdError + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut shown = line.clone();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !shown.contains(&text) {
+            let _ = write!(line, ": {text}");
+            shown = text;
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// A waiter that gave up or failed, worded like [`error`].
+pub fn wait_error<E>(err: E, what: impl Display) -> anyhow::Error
+where
+    E: StdError + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{what}: {}", causes(&err))
+}
+
+/// An operation error that can say "the resource does not exist".
+pub trait NotFound {
+    fn is_not_found(&self) -> bool;
+}
+
+/// Whether the call failed because the resource does not exist.
+pub fn is_not_found<E: NotFound, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().is_some_and(NotFound::is_not_found)
+}
+
+/// [`NotFound`] for the operations whose "no such resource" ktail treats as an answer.
+macro_rules! not_found {
+    ($($error:ty => $is:ident,)*) => {
+        $(impl NotFound for $error {
+            fn is_not_found(&self) -> bool {
+                self.$is()
+            }
+        })*
+    };
+}
+
+not_found! {
+    aws_sdk_kinesis::operation::delete_stream::DeleteStreamError => is_resource_not_found_exception,
+    aws_sdk_kinesis::operation::describe_stream_consumer::DescribeStreamConsumerError => is_resource_not_found_exception,
+    aws_sdk_kinesis::operation::describe_stream_summary::DescribeStreamSummaryError => is_resource_not_found_exception,
+    aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::delete_event_source_mapping::DeleteEventSourceMappingError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::delete_function::DeleteFunctionError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::get_function::GetFunctionError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsError => is_resource_not_found_exception,
+    aws_sdk_iam::operation::delete_role::DeleteRoleError => is_no_such_entity_exception,
+    aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError => is_no_such_entity_exception,
+    aws_sdk_iam::operation::get_role::GetRoleError => is_no_such_entity_exception,
+    aws_sdk_iam::operation::get_role_policy::GetRolePolicyError => is_no_such_entity_exception,
+    aws_sdk_iam::operation::list_role_policies::ListRolePoliciesError => is_no_such_entity_exception,
+    aws_sdk_iam::operation::list_role_tags::ListRoleTagsError => is_no_such_entity_exception,
+}
+
+/// The two ways a call's result is taken: "not found" as an answer, or any failure worded by
+/// [`error`].
+pub trait AwsResultExt<T, E, R> {
+    /// `Ok(None)` when the resource does not exist; any other failure as [`error`] words it.
+    fn not_found_as_none<W: Display>(self, what: impl FnOnce() -> W) -> anyhow::Result<Option<T>>
+    where
+        E: NotFound;
+
+    /// Any failure as [`error`] words it.
+    fn or_aws_error<W: Display>(self, what: impl FnOnce() -> W) -> anyhow::Result<T>;
+}
+
+impl<T, E, R> AwsResultExt<T, E, R> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    fn not_found_as_none<W: Display>(self, what: impl FnOnce() -> W) -> anyhow::Result<Option<T>>
+    where
+        E: NotFound,
+    {
+        match self {
+            Ok(out) => Ok(Some(out)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(error(err, what())),
+        }
+    }
+
+    fn or_aws_error<W: Display>(self, what: impl FnOnce() -> W) -> anyhow::Result<T> {
+        self.map_err(|err| error(err, what()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kinesis::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_kinesis::operation::describe_stream_summary::DescribeStreamSummaryError;
+    use aws_sdk_kinesis::types::error::ResourceNotFoundException;
+
+    /// The raw response plays no part in the wording.
+    type Err = SdkError<DescribeStreamSummaryError, ()>;
+
+    fn not_found() -> Err {
+        SdkError::service_error(
+            DescribeStreamSummaryError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("Stream logs under account 1 not found.")
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .message("Stream logs under account 1 not found.")
+                            .build(),
+                    )
+                    .build(),
+            ),
+            (),
+        )
+    }
+
+    fn refused() -> Err {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        SdkError::dispatch_failure(ConnectorError::io(Box::new(io)))
+    }
+
+    #[test]
+    fn not_found_is_an_answer_and_other_failures_are_errors() {
+        let found: Result<u8, Err> = Ok(7);
+        assert_eq!(found.not_found_as_none(|| "x").unwrap(), Some(7));
+        let missing: Result<u8, Err> = Err(not_found());
+        assert_eq!(missing.not_found_as_none(|| "x").unwrap(), None);
+        let failed: Result<u8, Err> = Err(refused());
+        let err = failed
+            .not_found_as_none(|| "cannot describe stream logs")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("cannot describe stream logs: "),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn one_line_without_a_debug_dump() {
+        let text = format!("{:#}", error(not_found(), "cannot describe stream logs"));
+        assert_eq!(
+            text,
+            "cannot describe stream logs: ResourceNotFoundException: Stream logs under account 1 not found."
+        );
+        let text = format!("{:#}", error(refused(), "cannot describe stream logs"));
+        assert!(text.contains("connection refused"), "{text}");
+        for debug in ["DispatchFailure {", "ConnectorError {", "source:", "kind:"] {
+            assert!(!text.contains(debug), "{text}");
+        }
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn causes_skip_what_the_parent_already_says() {
+        let inner = std::io::Error::other("tcp connect error");
+        let outer = anyhow::Error::new(inner).context("tcp connect error");
+        let err: &(dyn StdError + 'static) = outer.as_ref();
+        assert_eq!(causes(err), "tcp connect error");
+    }
+}
