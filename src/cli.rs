@@ -632,7 +632,11 @@ fn parse_size(s: &str) -> Result<usize, String> {
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000")),
+        _ => {
+            return Err(format!(
+                "{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000"
+            ));
+        }
     };
     let n: u64 = digits
         .parse()
@@ -776,7 +780,15 @@ mod tests {
         assert_eq!(parse_size("512 KiB"), Ok(512 << 10));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("100000"), Ok(100_000));
-        for bad in ["", "MiB", "12 parsecs", "-1", "1.5MiB", "1000", "99999999999999999999GiB"] {
+        for bad in [
+            "",
+            "MiB",
+            "12 parsecs",
+            "-1",
+            "1.5MiB",
+            "1000",
+            "99999999999999999999GiB",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
