@@ -47,6 +47,7 @@ pub async fn run(ctx: &Context, command: PutCommand) -> Result<ExitCode> {
     let options = Options {
         aggregate: command.aggregate,
         partition_key: command.partition_key,
+        compress: command.compress,
     };
     let outcome = lines::put_lines(&writer, chunks, &options, stop.cancelled(), &mut meter).await;
     meter.finish();

@@ -1,14 +1,18 @@
 //! The pure core of an invocation: from the event's records to the Kinesis records to put.
 //!
 //! Every source record is de-aggregated (a record that is not KPL stays one user record), each user
-//! record goes through the matcher, and the matches are KPL-aggregated again, one aggregator per
+//! record is decoded as `ktail tail` decodes it ([`crate::decode`]: gzip, zlib, zstd, CloudWatch
+//! Logs envelopes) and its lines go through the matcher (see [`select`] for what a match
+//! forwards), and the matches are KPL-aggregated again, one aggregator per
 //! source shard whose shard id is the partition key: matches from one shard land, in order, in one
 //! output shard. Each output record remembers the first source record it carries, so a record that
 //! could not be put maps back to the source record Lambda must re-deliver from.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::contract::MAX_RECORD_BYTES;
+use crate::decode::{self, Decoded, Decoder, LogsEnvelope, Tally};
 use crate::filter::Matcher;
 use crate::kpl::{self, Aggregator};
 use crate::put_records;
@@ -70,7 +74,10 @@ pub struct Plan {
     pub sources: Vec<Source>,
     pub entries: Vec<Entry>,
     pub user_records: usize,
+    /// Lines that matched: user records, or log events of CloudWatch Logs envelopes.
     pub matched: usize,
+    /// What decoding did (the invocation's log line reports failures as `tail` warns of them).
+    pub decoding: Tally,
 }
 
 impl Plan {
@@ -92,9 +99,77 @@ struct ShardAggregator {
     first_source: Option<usize>,
 }
 
-/// Turns the event's records into the records to put. Takes the records by value so their data
-/// moves into the de-aggregator instead of being copied.
+/// [`plan_decoded`] with `--decode auto` and the default size cap.
 pub fn plan(records: Vec<KinesisEventRecord>, matcher: &Matcher) -> Plan {
+    plan_decoded(records, matcher, decode::Options::default())
+}
+
+/// What one decoded user record forwards to the filtered stream, and how many lines matched.
+///
+/// The filtered stream carries what `ktail tail` decodes back to the matching lines, with the
+/// same `--decode` mode:
+/// - a record whose one line matched (plain, decompressed, or failed to decode) goes as stored,
+///   so the tail side decodes (or fails to decode) it exactly as a tail of the source would;
+/// - a CloudWatch Logs `DATA_MESSAGE` is matched per log event. All matched: it goes as stored.
+///   Some matched: a copy of the envelope (same owner, group, stream and filters, same field
+///   names) with only those events, compressed again with the codec it came in, so it is still
+///   an envelope to the mode that read the original (and `-o json` still shows `log_group`).
+///   None matched: nothing;
+/// - a `CONTROL_MESSAGE` (a health check) is dropped.
+pub fn select<'a>(
+    decoded: &Decoded<'_>,
+    stored: &'a [u8],
+    matcher: &Matcher,
+) -> (usize, Option<Cow<'a, [u8]>>) {
+    match decoded {
+        Decoded::Control { .. } => (0, None),
+        Decoded::Logs {
+            codec, envelope, ..
+        } => {
+            let keep: Vec<_> = envelope
+                .log_events
+                .iter()
+                .filter(|e| matcher.is_match(&e.message))
+                .cloned()
+                .collect();
+            let n = keep.len();
+            if n == 0 {
+                return (0, None);
+            }
+            if n == envelope.log_events.len() {
+                return (n, Some(Cow::Borrowed(stored)));
+            }
+            let cut = LogsEnvelope {
+                log_events: keep,
+                ..envelope.clone()
+            };
+            // Compressing into a Vec does not fail; should it, the whole record goes as stored:
+            // more than matched, never less.
+            match decode::compress(*codec, &cut.to_json()) {
+                Ok(data) => (n, Some(Cow::Owned(data))),
+                Err(_) => (n, Some(Cow::Borrowed(stored))),
+            }
+        }
+        _ => {
+            let line = decoded.items().next().map(|i| i.line).unwrap_or_default();
+            if matcher.is_match(line) {
+                (1, Some(Cow::Borrowed(stored)))
+            } else {
+                (0, None)
+            }
+        }
+    }
+}
+
+/// Turns the event's records into the records to put, decoding each user record as `decode`
+/// says. Takes the records by value so their data moves into the de-aggregator instead of being
+/// copied.
+pub fn plan_decoded(
+    records: Vec<KinesisEventRecord>,
+    matcher: &Matcher,
+    decode: decode::Options,
+) -> Plan {
+    let mut decoder = Decoder::new(decode);
     let mut plan = Plan {
         sources: Vec::with_capacity(records.len()),
         ..Plan::default()
@@ -118,11 +193,14 @@ pub fn plan(records: Vec<KinesisEventRecord>, matcher: &Matcher) -> Plan {
         };
         let shard = &mut shards[slot];
         for user in users {
-            if !matcher.is_match(&user.data) {
+            let decoded = decoder.decode(&user.data);
+            plan.decoding.add(&decoded);
+            let (matched, forward) = select(&decoded, &user.data, matcher);
+            let Some(forward) = forward else {
                 continue;
-            }
-            plan.matched += 1;
-            if let Some(full) = shard.aggregator.add(&user.data, &shard.shard_id, None) {
+            };
+            plan.matched += matched;
+            if let Some(full) = shard.aggregator.add(&forward, &shard.shard_id, None) {
                 plan.entries.push(Entry::new(
                     full.data,
                     &shard.shard_id,
@@ -353,5 +431,96 @@ mod size_tests {
         // MD5("shardId-000000000000") as a 128-bit big-endian integer: Kinesis' hash of the key.
         let expected = u128::from_str_radix("affe12c3d58e5c8df288b495fef25faa", 16).unwrap();
         assert_eq!(entry.explicit_hash_key, Some(expected.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::tests::base64_event::event;
+    use super::*;
+    use crate::filter::MatchOptions;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/decode/");
+        std::fs::read(format!("{path}{name}")).unwrap()
+    }
+
+    /// The lines `tail` would print for what the plan forwards: de-aggregated, then decoded.
+    fn tail_lines(plan: &Plan, options: decode::Options) -> Vec<(Vec<u8>, Option<String>)> {
+        let mut decoder = Decoder::new(options);
+        let mut out = Vec::new();
+        for entry in &plan.entries {
+            for user in kpl::deaggregate(Bytes::from(entry.data.clone()), "k", None) {
+                let decoded = decoder.decode(&user.data);
+                for item in decoded.items() {
+                    let group = item.log.map(|l| l.log_group().to_owned());
+                    out.push((item.line.to_vec(), group));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn envelopes_are_matched_per_event_and_cut_down() {
+        let data = fixture("cwl_data.gz");
+        let control = fixture("cwl_control.gz");
+        let corrupt = fixture("corrupt_crc.gz");
+        let text = fixture("text.zst");
+        let records = event(&[
+            ("shardId-0", "1", &data),
+            ("shardId-0", "2", &control),
+            ("shardId-0", "3", &corrupt),
+            ("shardId-0", "4", &text),
+            ("shardId-0", "5", b"plain GetRecords line"),
+        ]);
+        // The envelope's second event (PutRecords) does not match; the zstd line does not either.
+        let matcher =
+            Matcher::new(&["GetRecords|plain text|\\x1f"], MatchOptions::default()).unwrap();
+        let plan = plan_decoded(records, &matcher, decode::Options::default());
+        assert_eq!(plan.decoding.control_messages, 1);
+        assert_eq!(plan.decoding.failed(), 1);
+        let lines = tail_lines(&plan, decode::Options::default());
+        let texts: Vec<String> = lines
+            .iter()
+            .map(|(l, _)| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        assert_eq!(lines.len(), 4, "{texts:?}");
+        assert!(texts[0].contains("\"GetRecords\""), "{texts:?}");
+        assert!(texts[1].starts_with("plain text line"), "{texts:?}");
+        assert_eq!(lines[0].1.as_deref(), Some("CloudTrail/logs"));
+        assert_eq!(lines[1].1.as_deref(), Some("CloudTrail/logs"));
+        // The corrupt record goes as stored (its gzip magic matched \x1f) and the plain line.
+        assert_eq!(lines[2].0, corrupt);
+        assert_eq!(lines[3].0, b"plain GetRecords line");
+        assert_eq!(plan.matched, 4);
+        // A cut-down envelope is gzip again, smaller than the original.
+        let first = kpl::deaggregate(Bytes::from(plan.entries[0].data.clone()), "k", None);
+        assert_eq!(decode::detect(&first[0].data), Some(decode::Codec::Gzip));
+    }
+
+    #[test]
+    fn an_envelope_that_matches_whole_goes_as_stored() {
+        let data = fixture("cwl_data.zlib");
+        let plan = plan_decoded(
+            event(&[("shardId-0", "1", &data)]),
+            &Matcher::new(&["."], MatchOptions::default()).unwrap(),
+            decode::Options::default(),
+        );
+        let users = kpl::deaggregate(Bytes::from(plan.entries[0].data.clone()), "k", None);
+        assert_eq!(users[0].data, data);
+        assert_eq!(plan.matched, 3);
+    }
+
+    #[test]
+    fn decode_none_matches_the_stored_bytes() {
+        let data = fixture("cwl_data.gz");
+        let matcher = Matcher::new(&["GetRecords"], MatchOptions::default()).unwrap();
+        let plan = plan_decoded(
+            event(&[("shardId-0", "1", &data)]),
+            &matcher,
+            decode::Options::new(decode::Decode::None),
+        );
+        assert!(plan.entries.is_empty());
     }
 }

@@ -4,12 +4,15 @@
 use std::fmt;
 
 use crate::contract::{StreamRef, env};
+use crate::decode::{self, Decode};
 use crate::filter::{MatchOptions, Matcher};
 
 /// Everything an invocation needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub matcher: Matcher,
+    /// How user records are decoded before matching, as `ktail tail --decode` does.
+    pub decode: decode::Options,
     pub output: StreamRef,
     /// Unix seconds after which the attachment is abandoned (the client that made it is gone).
     pub expires_at: Option<u64>,
@@ -66,8 +69,33 @@ impl Config {
                 ))
             })?),
         };
+        let mode = match lookup(env::DECODE).filter(|s| !s.trim().is_empty()) {
+            None => Decode::Auto,
+            Some(v) => v
+                .trim()
+                .parse::<Decode>()
+                .map_err(|e| ConfigError(format!("{}: {e}", env::DECODE)))?,
+        };
+        let max_decoded_size = match lookup(env::DECODE_MAX_SIZE).filter(|s| !s.trim().is_empty()) {
+            None => decode::DEFAULT_MAX_DECODED_SIZE,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{} must be a number of bytes above 0, not {v:?}",
+                        env::DECODE_MAX_SIZE
+                    ))
+                })?,
+        };
         Ok(Config {
             matcher,
+            decode: decode::Options {
+                mode,
+                max_decoded_size,
+            },
             output: StreamRef::parse(output.trim()),
             expires_at,
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|s| !s.is_empty()),
@@ -90,6 +118,28 @@ fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_mode_and_cap() {
+        let base = [("MATCH", "x"), ("STREAM_NAME", "out")];
+        let c = config(&base).unwrap();
+        assert_eq!(c.decode, decode::Options::default());
+        let c = config(&[
+            base[0],
+            base[1],
+            ("DECODE", "zstd"),
+            ("DECODE_MAX_SIZE", "1024"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.decode.mode, c.decode.max_decoded_size),
+            (Decode::Zstd, 1024)
+        );
+        let e = config(&[base[0], base[1], ("DECODE", "brotli")]).unwrap_err();
+        assert!(e.0.starts_with("DECODE: unknown decode mode"), "{e}");
+        let e = config(&[base[0], base[1], ("DECODE_MAX_SIZE", "64MiB")]).unwrap_err();
+        assert!(e.0.contains("DECODE_MAX_SIZE must be"), "{e}");
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: Vec<(String, String)> = vars

@@ -49,6 +49,14 @@ pub struct Report {
     pub calls: usize,
     /// Source records reported back to Lambda for re-delivery.
     pub failed_items: usize,
+    /// CloudWatch Logs log events seen, and control messages dropped.
+    pub log_events: u64,
+    pub control_messages: u64,
+    /// User records that could not be decoded and were matched (and forwarded) as stored.
+    pub undecodable: u64,
+    /// Why, in the words of `ktail tail`'s warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_warning: Option<String>,
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -96,11 +104,15 @@ impl Handler {
         event: KinesisEvent,
         deadline: SystemTime,
     ) -> (KinesisEventResponse, Report) {
-        let plan = batch::plan(event.records, &self.config.matcher);
+        let plan = batch::plan_decoded(event.records, &self.config.matcher, self.config.decode);
         let mut report = Report {
             records_in: plan.records_in(),
             user_records: plan.user_records,
             matched: plan.matched,
+            log_events: plan.decoding.log_events,
+            control_messages: plan.decoding.control_messages,
+            undecodable: plan.decoding.failed(),
+            decode_warning: plan.decoding.warning(),
             ..Report::default()
         };
         let mut response = KinesisEventResponse::default();

@@ -98,6 +98,8 @@ pub struct Options {
     pub aggregate: bool,
     /// One key for every record (one shard, in order); a random key per record otherwise.
     pub partition_key: Option<String>,
+    /// Compress each record (each aggregate) with this codec, as many producers do.
+    pub compress: Option<crate::decode::Codec>,
 }
 
 /// How the put ended.
@@ -343,7 +345,13 @@ impl<O: Observer> Putter<'_, O> {
         self.push(entry).await
     }
 
-    async fn push(&mut self, entry: Entry) -> Result<(), RequestFailed> {
+    async fn push(&mut self, mut entry: Entry) -> Result<(), RequestFailed> {
+        if let Some(codec) = self.options.compress {
+            // Compressing into a Vec does not fail (no I/O); the record goes as it is otherwise.
+            if let Ok(data) = crate::decode::compress(codec, &entry.data) {
+                entry.data = data;
+            }
+        }
         if !self.batch.fits(&entry) {
             let entries = self.batch.take();
             self.send(entries).await?;
