@@ -5,6 +5,7 @@ mod support;
 
 mod attach;
 mod cli;
+mod decode;
 #[cfg(feature = "demo")]
 mod demo;
 mod efo;

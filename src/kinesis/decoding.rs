@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use crate::decode::{self, Decode, Decoder, Tally};
+use crate::decode::{self, Decode, Decoded, Decoder, Tally};
 
 /// One reader's decoder and its counts since they were last handed to [`Tallies`].
 pub(super) struct ShardDecoder {
@@ -40,6 +40,20 @@ impl ShardDecoder {
         }
         let decoded = self.decoder.decode(&data);
         self.tally.add(&decoded);
+        // A compressed KPL aggregate (`ktail put --aggregate --compress`): its user records,
+        // each decoded in turn (one level: an aggregate inside is printed as it is).
+        if let Decoded::Decompressed { data: inner, .. } = &decoded
+            && crate::kpl::looks_aggregated(inner)
+        {
+            let inner = Bytes::copy_from_slice(inner);
+            let mut lines = Vec::new();
+            for user in crate::kpl::deaggregate(inner, "", None) {
+                let decoded = self.decoder.decode(&user.data);
+                self.tally.add(&decoded);
+                lines.extend(decoded.owned_items(&user.data).map(|i| (i.line, i.log)));
+            }
+            return Lines::Many(lines.into_iter());
+        }
         Lines::Decoded(decoded.owned_items(&data))
     }
 
@@ -53,6 +67,7 @@ impl ShardDecoder {
 pub(super) enum Lines {
     Plain(Option<Bytes>),
     Decoded(decode::OwnedItems),
+    Many(std::vec::IntoIter<(Bytes, Option<decode::LogMeta>)>),
 }
 
 impl Iterator for Lines {
@@ -62,6 +77,7 @@ impl Iterator for Lines {
         match self {
             Lines::Plain(data) => data.take().map(|d| (d, None)),
             Lines::Decoded(items) => items.next().map(|i| (i.line, i.log)),
+            Lines::Many(lines) => lines.next(),
         }
     }
 }
