@@ -59,6 +59,8 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
             [CompletionResult]::new('--grep', '--grep', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
+            [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
+            [CompletionResult]::new('--max-decoded-size', '--max-decoded-size', [CompletionResultType]::ParameterName, 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored')
             [CompletionResult]::new('--poll-interval', '--poll-interval', [CompletionResultType]::ParameterName, 'How often a caught-up shard is polled (at least 200ms)')
             [CompletionResult]::new('--max-read-rate', '--max-read-rate', [CompletionResultType]::ParameterName, 'GetRecords calls per second per shard, at most (more than 0, at most 5)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
@@ -89,6 +91,8 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
         'ktail;grep' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
+            [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
+            [CompletionResult]::new('--max-decoded-size', '--max-decoded-size', [CompletionResultType]::ParameterName, 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored')
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Use this IAM role for the function instead of one ktail creates')
             [CompletionResult]::new('--arch', '--arch', [CompletionResultType]::ParameterName, 'CPU architecture of the function')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Function memory in MB')
@@ -130,6 +134,8 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
         'ktail;attach' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
+            [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
+            [CompletionResult]::new('--max-decoded-size', '--max-decoded-size', [CompletionResultType]::ParameterName, 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored')
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'Use this IAM role for the function instead of one ktail creates')
             [CompletionResult]::new('--arch', '--arch', [CompletionResultType]::ParameterName, 'CPU architecture of the function')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Function memory in MB')
@@ -213,6 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
         'ktail;put' {
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Read lines from this file instead of stdin')
             [CompletionResult]::new('--partition-key', '--partition-key', [CompletionResultType]::ParameterName, 'Partition key for every record (default: a random key per record)')
+            [CompletionResult]::new('--compress', '--compress', [CompletionResultType]::ParameterName, 'Compress each record (each aggregate with --aggregate), as many producers do')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)')
             [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'Send every AWS call to this endpoint, e.g. a local emulator')

@@ -155,7 +155,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__attach)
-            opts="-v -i -o -q -h -V --invert-match --ignore-case --start --since --oldest --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -o -q -h -V --invert-match --ignore-case --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,6 +166,14 @@ _ktail() {
                     return 0
                     ;;
                 --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -W "auto none gzip zlib zstd" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-decoded-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -347,7 +355,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__grep)
-            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --start --since --oldest --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,6 +366,14 @@ _ktail() {
                     return 0
                     ;;
                 --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -W "auto none gzip zlib zstd" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-decoded-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +707,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__put)
-            opts="-q -h -V --file --aggregate --partition-key --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-q -h -V --file --aggregate --partition-key --compress --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +719,10 @@ _ktail() {
                     ;;
                 --partition-key)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
+                    COMPREPLY=($(compgen -W "gzip zlib zstd" -- "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -767,7 +787,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__tail)
-            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --no-deaggregate --poll-interval --max-read-rate --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --no-deaggregate --decode --max-decoded-size --poll-interval --max-read-rate --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -818,6 +838,14 @@ _ktail() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -W "auto none gzip zlib zstd" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-decoded-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -55,6 +55,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --output 'Output format'
             cand -g 'Print only records matching this regex (repeatable: any may match)'
             cand --grep 'Print only records matching this regex (repeatable: any may match)'
+            cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
+            cand --max-decoded-size 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored'
             cand --poll-interval 'How often a caught-up shard is polled (at least 200ms)'
             cand --max-read-rate 'GetRecords calls per second per shard, at most (more than 0, at most 5)'
             cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
@@ -84,6 +86,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
         &'ktail;grep'= {
             cand --since 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --start 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
+            cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
+            cand --max-decoded-size 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored'
             cand --role 'Use this IAM role for the function instead of one ktail creates'
             cand --arch 'CPU architecture of the function'
             cand --memory 'Function memory in MB'
@@ -124,6 +128,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
         &'ktail;attach'= {
             cand --since 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --start 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
+            cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
+            cand --max-decoded-size 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored'
             cand --role 'Use this IAM role for the function instead of one ktail creates'
             cand --arch 'CPU architecture of the function'
             cand --memory 'Function memory in MB'
@@ -203,6 +209,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
         &'ktail;put'= {
             cand --file 'Read lines from this file instead of stdin'
             cand --partition-key 'Partition key for every record (default: a random key per record)'
+            cand --compress 'Compress each record (each aggregate with --aggregate), as many producers do'
             cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
             cand --region 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)'
             cand --endpoint-url 'Send every AWS call to this endpoint, e.g. a local emulator'

@@ -55,6 +55,12 @@ complete -c ktail -n "__fish_ktail_using_subcommand tail" -s o -l output -d 'Out
 raw\t'Each record\'s bytes exactly as stored'
 json\t'One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data'"
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s g -l grep -d 'Print only records matching this regex (repeatable: any may match)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand tail" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
+none\t'The bytes as stored'
+gzip\t'Every record is gzip'
+zlib\t'Every record is zlib'
+zstd\t'Every record is zstd'"
+complete -c ktail -n "__fish_ktail_using_subcommand tail" -l max-decoded-size -d 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l poll-interval -d 'How often a caught-up shard is polled (at least 200ms)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l max-read-rate -d 'GetRecords calls per second per shard, at most (more than 0, at most 5)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
@@ -77,6 +83,12 @@ complete -c ktail -n "__fish_ktail_using_subcommand tail" -l debug -d 'Log AWS S
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s V -l version -d 'Print version'
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
+complete -c ktail -n "__fish_ktail_using_subcommand grep" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
+none\t'The bytes as stored'
+gzip\t'Every record is gzip'
+zlib\t'Every record is zlib'
+zstd\t'Every record is zstd'"
+complete -c ktail -n "__fish_ktail_using_subcommand grep" -l max-decoded-size -d 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l role -d 'Use this IAM role for the function instead of one ktail creates' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l arch -d 'CPU architecture of the function' -r -f -a "arm64\t'Graviton: about 20% cheaper per GB-second'
 x86_64\t''"
@@ -111,6 +123,12 @@ complete -c ktail -n "__fish_ktail_using_subcommand grep" -l debug -d 'Log AWS S
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -s V -l version -d 'Print version'
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
+complete -c ktail -n "__fish_ktail_using_subcommand attach" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
+none\t'The bytes as stored'
+gzip\t'Every record is gzip'
+zlib\t'Every record is zlib'
+zstd\t'Every record is zstd'"
+complete -c ktail -n "__fish_ktail_using_subcommand attach" -l max-decoded-size -d 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored' -r
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l role -d 'Use this IAM role for the function instead of one ktail creates' -r
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l arch -d 'CPU architecture of the function' -r -f -a "arm64\t'Graviton: about 20% cheaper per GB-second'
 x86_64\t''"
@@ -175,6 +193,9 @@ complete -c ktail -n "__fish_ktail_using_subcommand ls" -s h -l help -d 'Print h
 complete -c ktail -n "__fish_ktail_using_subcommand ls" -s V -l version -d 'Print version'
 complete -c ktail -n "__fish_ktail_using_subcommand put" -l file -d 'Read lines from this file instead of stdin' -r -F
 complete -c ktail -n "__fish_ktail_using_subcommand put" -l partition-key -d 'Partition key for every record (default: a random key per record)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand put" -l compress -d 'Compress each record (each aggregate with --aggregate), as many producers do' -r -f -a "gzip\t''
+zlib\t''
+zstd\t''"
 complete -c ktail -n "__fish_ktail_using_subcommand put" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
 complete -c ktail -n "__fish_ktail_using_subcommand put" -l region -d 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile\'s region)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand put" -l endpoint-url -d 'Send every AWS call to this endpoint, e.g. a local emulator' -r
