@@ -76,10 +76,11 @@ pub enum Command {
     /// Try ktail without AWS: the grep flow on an embedded Kinesis with live web access logs.
     ///
     /// Starts a Kinesis emulator inside ktail on 127.0.0.1 with a 4-shard stream `access-logs`
-    /// of JSON access log lines (plain and KPL-aggregated), and runs `ktail grep`'s flow on it:
-    /// the grep Lambda's own code, invoked in this process by a local event source mapping,
-    /// forwards the matches to a filtered stream, which is tailed and printed. It needs no AWS
-    /// account, configuration or network, and reads none (`~/.aws`, `AWS_*`).
+    /// of JSON access log lines (plain, KPL-aggregated, gzip'd CloudWatch Logs), and runs
+    /// `ktail grep`'s flow on it: the grep Lambda's own code, invoked in this process by a local
+    /// event source mapping, forwards the matches to a filtered stream, which is tailed and
+    /// printed. It needs no AWS account, configuration or network, and reads none (`~/.aws`,
+    /// `AWS_*`).
     #[cfg(feature = "demo")]
     #[command(
         after_help = "Example:\n  ktail demo '\"status\":404' -n 5 --prefix\n\nThen `ktail demo --serve` for `ktail ls`, `tail` and `put` from another shell."

@@ -138,9 +138,10 @@ fn demo_takes_a_pattern_and_the_grep_flags() {
     let lines = out.stdout_lines();
     assert_eq!(lines.len(), 4, "{}", out.stderr);
     for line in &lines {
-        // --prefix: `shardId-… ` before the record (the filtered stream's shard).
-        let (shard, record) = line.split_once(' ').unwrap();
-        assert!(shard.starts_with("shardId-"), "{line}");
+        // --prefix: the filtered stream's shard (and, for a CloudWatch Logs event, its log
+        // group and stream) before the record.
+        let (prefix, record) = line.split_at(line.find('{').unwrap());
+        assert!(prefix.starts_with("shardId-"), "{line}");
         assert!(!(200..300).contains(&status(record)), "{line}");
     }
 }

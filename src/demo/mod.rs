@@ -3,7 +3,8 @@
 //! The parts, each in its own file:
 //! - [`emulator`]: ferrokinesis served on 127.0.0.1 in this process, and the explicit SDK
 //!   configuration for it (the only one the demo uses: it never reads `~/.aws` or `AWS_*`);
-//! - [`traffic`]: web access logs put to a 4-shard source stream, plain and KPL-aggregated;
+//! - [`traffic`]: web access logs put to a 4-shard source stream: plain, KPL-aggregated and as
+//!   gzip'd CloudWatch Logs envelopes;
 //! - [`function`]: the grep function's code, run in this process;
 //! - [`poller`]: the event source mapping between the two, played locally.
 //!
@@ -173,7 +174,8 @@ async fn start_source(
         .run(cancel.clone()),
     );
     step.done(format!(
-        "{SOURCE_SHARDS} shards, {} web access log lines/s (JSON; plain and KPL-aggregated)",
+        "{SOURCE_SHARDS} shards, {} web access log lines/s (JSON; plain, KPL-aggregated, \
+         gzip'd CloudWatch Logs)",
         traffic::LINES_PER_TICK as u128 * 1000 / traffic::TICK.as_millis()
     ));
     Ok((embedded, client))

@@ -1,7 +1,7 @@
 //! The demo's traffic: web access logs as JSON lines (`"status":503` and all), put to the source
 //! stream a few times a second in the shapes real producers use — one line per record (a log
 //! agent), KPL-aggregated records (the Kinesis Producer Library), and gzip'd CloudWatch Logs
-//! envelopes (a subscription filter) once payload decoding exists.
+//! envelopes (a subscription filter).
 //!
 //! [`AccessLog`] is pure (a seeded generator of lines); [`Producer`] puts them.
 
@@ -64,6 +64,8 @@ pub struct Line {
     pub text: String,
     /// The client address: the partition key, which spreads lines over the shards.
     pub client: String,
+    /// When the request ended (the line's `time`), in milliseconds since the Unix epoch.
+    pub millis: i64,
 }
 
 /// Generates access log lines.
@@ -126,7 +128,11 @@ impl AccessLog {
             AGENTS[rng.random_range(0..AGENTS.len())],
             rng.random::<u64>(),
         );
-        Line { text, client }
+        Line {
+            text,
+            client,
+            millis: at.timestamp_millis(),
+        }
     }
 }
 
@@ -160,13 +166,9 @@ pub enum Shape {
     CloudWatchLogs,
 }
 
-/// The shapes batches take, in turn.
-///
-/// HOOK(issue 13, payload decoding): add [`Shape::CloudWatchLogs`] here once `ktail tail` and the
-/// grep function (`src/function/`) decode payloads with `crate::decode`. `src/decode/` is on
-/// main, but neither reader uses it yet: today the function could not match inside an envelope
-/// and `tail` (so `--serve` users) would print gzip bytes.
-pub const SHAPES: [Shape; 2] = [Shape::Plain, Shape::Aggregated];
+/// The shapes batches take, in turn: `ktail tail` and the grep function decode each of them to
+/// the same lines.
+pub const SHAPES: [Shape; 3] = [Shape::Plain, Shape::Aggregated, Shape::CloudWatchLogs];
 
 /// Turns a batch of lines into the Kinesis records of `shape`: (data, partition key).
 pub fn records(lines: &[Line], shape: Shape) -> Vec<(Vec<u8>, String)> {
@@ -204,7 +206,6 @@ pub fn records(lines: &[Line], shape: Shape) -> Vec<(Vec<u8>, String)> {
 
 /// The envelope a subscription filter on the web servers' log group would send for `lines`.
 fn cloudwatch_logs(lines: &[Line]) -> LogsEnvelope<'_> {
-    let now = Utc::now().timestamp_millis();
     LogsEnvelope {
         owner: Cow::Borrowed(super::emulator::ACCOUNT_ID),
         log_group: Cow::Borrowed("/ecs/web"),
@@ -215,8 +216,8 @@ fn cloudwatch_logs(lines: &[Line]) -> LogsEnvelope<'_> {
             .iter()
             .enumerate()
             .map(|(i, line)| LogEvent {
-                id: Cow::Owned(format!("{now:020}{i:036}")),
-                timestamp: now,
+                id: Cow::Owned(format!("{:020}{i:036}", line.millis)),
+                timestamp: line.millis,
                 message: Cow::Borrowed(line.text.as_bytes()),
             })
             .collect(),
