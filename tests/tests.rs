@@ -4,6 +4,7 @@
 
 mod attach;
 mod cli;
+mod credentials;
 mod decode;
 #[cfg(feature = "demo")]
 mod demo;
