@@ -19,10 +19,6 @@
 //! Run: `cargo bench --bench peers` (all), or `cargo bench --bench peers -- drain|lag|idle`.
 //! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations.
 
-#[allow(dead_code, clippy::all)]
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -32,6 +28,7 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use ktail::kpl::Aggregator;
+use ktail_testkit::{Emulator, REGION, clean_aws_env};
 
 const RECORDS: usize = 100_000;
 
@@ -56,7 +53,7 @@ impl Tool {
     }
 
     /// The command that follows `stream` from the oldest record (`oldest`) or from now.
-    fn command(self, emu: &support::Emulator, stream: &str, oldest: bool) -> Command {
+    fn command(self, emu: &Emulator, stream: &str, oldest: bool) -> Command {
         let mut cmd = match self {
             Tool::Ktail | Tool::KtailPoll200 | Tool::KtailEfo => {
                 let mut cmd = emu.ktail();
@@ -82,8 +79,8 @@ impl Tool {
                     "aws-kinesis-consumer==1.4.1",
                     "aws-kinesis-consumer",
                 ));
-                support::clean_aws_env(&mut cmd);
-                cmd.args(["-s", stream, "-e", &emu.endpoint, "-r", support::REGION])
+                clean_aws_env(&mut cmd);
+                cmd.args(["-s", stream, "-e", &emu.endpoint, "-r", REGION])
                     .args(["-i", if oldest { "trim-horizon" } else { "latest" }])
                     .args(["-m", "10000"]);
                 cmd
@@ -91,8 +88,8 @@ impl Tool {
             Tool::AsyncKinesis => {
                 let mut cmd =
                     Command::new(peer_bin("ak", "async-kinesis[cli]==3.0.1", "async-kinesis"));
-                support::clean_aws_env(&mut cmd);
-                cmd.args(["--endpoint-url", &emu.endpoint, "--region", support::REGION])
+                clean_aws_env(&mut cmd);
+                cmd.args(["--endpoint-url", &emu.endpoint, "--region", REGION])
                     .args(["tail", stream, "-p", "string", "-f", "json"])
                     .args(["-i", if oldest { "TRIM_HORIZON" } else { "LATEST" }]);
                 cmd
@@ -108,7 +105,7 @@ impl Tool {
 
 /// The peer's executable in its own venv, installed (pinned) on first use.
 fn peer_bin(venv: &str, requirement: &str, exe: &str) -> PathBuf {
-    let dir = support::target_dir().join("bench-tools").join(venv);
+    let dir = ktail_testkit::target_dir().join("bench-tools").join(venv);
     let bin = dir.join("bin").join(exe);
     if bin.exists() {
         return bin;
@@ -140,7 +137,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("ktail binary: {}", support::ktail_bin().display());
+    println!("ktail binary: {}", ktail_testkit::ktail_bin().display());
     if want("drain") {
         rt.block_on(drain());
     }
@@ -242,16 +239,16 @@ fn reap(child: Child) -> f64 {
 }
 
 async fn drain() {
-    let emu = support::ferrokinesis();
+    let emu = ktail_testkit::ferrokinesis();
     let client = emu.kinesis().await;
-    let plain = support::unique_name("peers-drain");
+    let plain = ktail_testkit::unique_name("peers-drain");
     emu.create_stream(&plain, 4).await;
     let entries = (0..RECORDS)
         .map(|i| entry(&format!("key-{i}"), log_line(i).into_bytes()))
         .collect();
     put_entries(&client, &plain, entries).await;
 
-    let kpl = support::unique_name("peers-drain-kpl");
+    let kpl = ktail_testkit::unique_name("peers-drain-kpl");
     emu.create_stream(&kpl, 4).await;
     let mut agg = Aggregator::new();
     let mut entries = Vec::new();
@@ -327,8 +324,8 @@ fn sent_ms(line: &str) -> Option<u128> {
 }
 
 async fn lag(tool: Tool, secs: u64) {
-    let emu = support::ferrokinesis();
-    let stream = support::unique_name("peers-lag");
+    let emu = ktail_testkit::ferrokinesis();
+    let stream = ktail_testkit::unique_name("peers-lag");
     emu.create_stream(&stream, 4).await;
     let client = emu.kinesis().await;
     let mut child = tool.command(&emu, &stream, false).spawn().expect("spawn");
@@ -425,11 +422,11 @@ fn proc_status_kb(pid: u32, key: &str) -> u64 {
 }
 
 async fn idle_efo(secs: u64) {
-    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+    let emu = ktail_testkit::ferrokinesis_with(ferrokinesis::store::StoreOptions {
         shard_limit: 200,
-        ..support::ferrokinesis_options()
+        ..ktail_testkit::ferrokinesis_options()
     });
-    let stream = support::unique_name("peers-idle");
+    let stream = ktail_testkit::unique_name("peers-idle");
     emu.create_stream(&stream, 100).await;
     let mut child = Tool::KtailEfo.command(&emu, &stream, false);
     child.stdout(Stdio::null());

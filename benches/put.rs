@@ -10,10 +10,6 @@
 //! One earlier `--aggregate` run was refused by the in-process emulator with HTTP 413 ("Request
 //! body is too large") on a ~7 MB request; it did not recur.
 
-#[allow(dead_code, clippy::all)]
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Instant;
@@ -25,7 +21,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("ktail binary: {}", support::ktail_bin().display());
+    println!("ktail binary: {}", ktail_testkit::ktail_bin().display());
     rt.block_on(put(false));
     rt.block_on(put(true));
 }
@@ -62,8 +58,8 @@ fn wait_measured(child: std::process::Child) -> (i32, f64, i64) {
 }
 
 async fn put(aggregate: bool) {
-    let emu = support::ferrokinesis();
-    let stream = support::unique_name("bench-put");
+    let emu = ktail_testkit::ferrokinesis();
+    let stream = ktail_testkit::unique_name("bench-put");
     emu.create_stream(&stream, 4).await;
     let mut input = Vec::new();
     for i in 0..LINES {

@@ -10,10 +10,6 @@
 //! Run: `cargo bench --bench tail` (all), or `cargo bench --bench tail -- drain|lag|idle`.
 //! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations.
 
-#[allow(dead_code, clippy::all)]
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,7 +31,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("ktail binary: {}", support::ktail_bin().display());
+    println!("ktail binary: {}", ktail_testkit::ktail_bin().display());
     if want("drain") {
         rt.block_on(drain(false));
         rt.block_on(drain(true));
@@ -126,8 +122,8 @@ fn children_cpu() -> (f64, i64) {
 }
 
 async fn drain(aggregated: bool) {
-    let emu = support::ferrokinesis();
-    let stream = support::unique_name("bench-drain");
+    let emu = ktail_testkit::ferrokinesis();
+    let stream = ktail_testkit::unique_name("bench-drain");
     emu.create_stream(&stream, 4).await;
     let client = emu.kinesis().await;
     let mut entries = Vec::new();
@@ -156,7 +152,7 @@ async fn drain(aggregated: bool) {
 
     // Under /usr/bin/time when present: a child's peak RSS from getrusage would include this
     // (large) process's memory at fork time.
-    let report = support::target_tmp().join(format!("{stream}.time"));
+    let report = ktail_testkit::target_tmp().join(format!("{stream}.time"));
     let gnu_time = std::path::Path::new("/usr/bin/time").exists();
     let (cpu_before, _) = children_cpu();
     let started = Instant::now();
@@ -231,15 +227,15 @@ async fn drain(aggregated: bool) {
     );
 }
 
-fn tail_command(emu: &support::Emulator) -> Command {
+fn tail_command(emu: &ktail_testkit::Emulator) -> Command {
     let mut cmd = emu.ktail();
     cmd.stderr(Stdio::inherit());
     cmd
 }
 
 async fn lag(poll: &str, secs: u64) {
-    let emu = support::ferrokinesis();
-    let stream = support::unique_name("bench-lag");
+    let emu = ktail_testkit::ferrokinesis();
+    let stream = ktail_testkit::unique_name("bench-lag");
     emu.create_stream(&stream, 4).await;
     let client = emu.kinesis().await;
     let mut child = tail_command(&emu)
@@ -362,11 +358,11 @@ fn proc_status_kb(pid: u32, key: &str) -> u64 {
 }
 
 async fn idle(secs: u64) {
-    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+    let emu = ktail_testkit::ferrokinesis_with(ferrokinesis::store::StoreOptions {
         shard_limit: 200,
-        ..support::ferrokinesis_options()
+        ..ktail_testkit::ferrokinesis_options()
     });
-    let stream = support::unique_name("bench-idle");
+    let stream = ktail_testkit::unique_name("bench-idle");
     emu.create_stream(&stream, 100).await;
     let mut child = tail_command(&emu)
         .args(["tail", &stream])

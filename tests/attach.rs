@@ -15,7 +15,7 @@ use base64::Engine;
 use ktail::attachment::artifact::{self, Architecture};
 use serde_json::{Value, json};
 
-use crate::support::{self, Emulator, Output};
+use ktail_testkit::{self as support, Emulator, Output};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{self, Emulator, Output, run_ktail};
+use ktail_testkit::{self as support, Emulator, Output, run_ktail};
 
 const T: Duration = Duration::from_secs(60);
 

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use ktail::decode::{Decoder, Options};
 use ktail::kpl::Aggregator;
 
-use crate::support::{self, Emulator, run_ktail, run_ktail_with_stdin, unique_name};
 use crate::tail::json_lines;
+use ktail_testkit::{self as support, Emulator, run_ktail, run_ktail_with_stdin, unique_name};
 
 const RUN: Duration = Duration::from_secs(90);
 

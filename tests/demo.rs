@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{self, Output, Running, run_ktail, run_ktail_with_stdin, unique_name};
+use ktail_testkit::{
+    self as support, Output, Running, run_ktail, run_ktail_with_stdin, unique_name,
+};
 
 const T: Duration = Duration::from_secs(90);
 const STREAM: &str = "access-logs";

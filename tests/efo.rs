@@ -13,8 +13,8 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::ConsumerStatus;
 use ktail::kinesis::consumer::name_prefix;
 
-use crate::support::{self, Emulator, Running, run_ktail, unique_name};
 use crate::tail::{assert_complete_and_ordered, lines, put_keyed, spawn_producer};
+use ktail_testkit::{self as support, Emulator, Running, run_ktail, unique_name};
 
 const RUN: Duration = Duration::from_secs(60);
 

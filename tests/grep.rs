@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use ktail::attachment::names::Identity;
 use ktail::filter::MatchOptions;
 
-use crate::support::esm_poller::Poller;
-use crate::support::{self, Emulator, Running};
+use ktail_testkit::esm_poller::Poller;
+use ktail_testkit::{self as support, Emulator, Running};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const LINE: Duration = Duration::from_secs(60);

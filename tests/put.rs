@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    self, Emulator, Output, Running, fault_proxy, run_ktail, run_ktail_with_stdin,
+use ktail_testkit::{
+    self as support, Emulator, Output, Running, fault_proxy, run_ktail, run_ktail_with_stdin,
 };
 
 const T: Duration = Duration::from_secs(120);

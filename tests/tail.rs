@@ -12,7 +12,7 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use chrono::{SecondsFormat, Utc};
 use ktail::kpl::Aggregator;
 
-use crate::support::{self, Emulator, Running, run_ktail, unique_name};
+use ktail_testkit::{self as support, Emulator, Running, run_ktail, unique_name};
 
 const RUN: Duration = Duration::from_secs(60);
 const LINE: Duration = Duration::from_secs(30);

@@ -1,10 +1,10 @@
 //! Integration tests: the real `ktail` binary against real emulators on 127.0.0.1.
-//! One test binary, one module per area; `support` starts and stops the emulators.
-
-mod support;
+//! One test binary, one module per area; the `ktail-testkit` crate (`testkit/`) starts and stops
+//! the emulators.
 
 mod attach;
 mod cli;
+mod credentials;
 mod decode;
 #[cfg(feature = "demo")]
 mod demo;
@@ -13,4 +13,5 @@ mod grep;
 mod kpl;
 mod put;
 mod tail;
+mod testkit;
 mod ux;

@@ -8,7 +8,7 @@ use expectrl::Expect;
 use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession as Session;
 
-use crate::support::{self, run_ktail, unique_name};
+use ktail_testkit::{self as support, run_ktail, unique_name};
 
 const T: Duration = Duration::from_secs(60);
 

@@ -3,9 +3,6 @@
 //! Lambda Runtime API stand-in. Every case reads the output stream back, de-aggregates it, and
 //! compares it with exactly the matches expected, in order.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,8 +13,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use ktail::function::{Config, Handler, Report};
 use ktail::retry::Backoff;
+use ktail_testkit::{self as support, Emulator};
 use serde_json::{Value, json};
-use support::Emulator;
 
 const SHARD: &str = "shardId-000000000000";
 

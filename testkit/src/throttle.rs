@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use super::fault_proxy::{self, Intercept};
+use crate::fault_proxy::{self, Intercept};
 
 /// GetRecords per second a shard serves to all its consumers.
 pub const CALLS_PER_SECOND: usize = 5;

@@ -1,7 +1,7 @@
 //! The event source mapping's poller, played by the test: no emulator runs Lambda functions, so
 //! this reads the mappings of a source stream from moto, polls the stream in moto's Kinesis, and
 //! invokes the committed x86_64 `bootstrap` through the Runtime API stand-in
-//! ([`super::lambda_runtime`]) with the function's environment from moto plus endpoint and
+//! ([`crate::lambda_runtime`]) with the function's environment from moto plus endpoint and
 //! credentials pointing at moto. That makes `ktail grep` testable end to end.
 //!
 //! What it does as Lambda does:
@@ -28,8 +28,8 @@ use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine as _;
 use serde_json::json;
 
-use super::lambda_runtime::{Function, Outcome, bootstrap};
-use super::{Emulator, REGION};
+use crate::lambda_runtime::{Function, Outcome, bootstrap};
+use crate::{Emulator, REGION};
 
 /// Re-deliveries of one batch before it is skipped (the mapping's MaximumRetryAttempts).
 pub const MAX_RETRIES: u32 = 2;

@@ -128,16 +128,10 @@ impl RuntimeApi {
 /// Extracts `bootstrap` from a committed zip (`arch`: "x86_64" or "arm64") into a fresh directory
 /// under `target/tmp`, executable. Uses Python's zipfile (the harness's interpreter).
 pub fn bootstrap(arch: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = if root.join("lambda-artifact").is_dir() {
-        root.to_path_buf()
-    } else {
-        root.parent().expect("workspace root").to_path_buf()
-    };
-    let zip = root.join(format!("lambda-artifact/dist/ktail-grep-{arch}.zip"));
-    let dir = super::target_tmp().join(super::unique_name(&format!("bootstrap-{arch}")));
+    let zip = crate::workspace_root().join(format!("lambda-artifact/dist/ktail-grep-{arch}.zip"));
+    let dir = crate::target_tmp().join(crate::unique_name(&format!("bootstrap-{arch}")));
     std::fs::create_dir_all(&dir).expect("create the bootstrap directory");
-    let status = Command::new(super::python())
+    let status = Command::new(crate::python())
         .args([
             "-c",
             "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('bootstrap', sys.argv[2])",
@@ -170,7 +164,7 @@ impl Function {
     /// test credentials, region) plus `env`, and nothing inherited from the test process.
     pub fn spawn(bootstrap: &Path, function_name: &str, env: &[(&str, &str)]) -> Function {
         let api = RuntimeApi::start();
-        let log = super::target_tmp().join(format!("{}.log", super::unique_name("bootstrap")));
+        let log = crate::target_tmp().join(format!("{}.log", crate::unique_name("bootstrap")));
         let out = std::fs::File::create(&log).expect("create the function log");
         let mut cmd = Command::new(bootstrap);
         cmd.env_clear()
@@ -183,7 +177,7 @@ impl Function {
                 format!("/aws/lambda/{function_name}"),
             )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_REGION", super::REGION)
+            .env("AWS_REGION", crate::REGION)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_SESSION_TOKEN", "test")
@@ -279,7 +273,7 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
                      Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n",
                     pending.id,
                     pending.deadline_ms,
-                    super::REGION
+                    crate::REGION
                 );
                 respond(&mut writer, 200, &headers, &pending.payload)?;
             }

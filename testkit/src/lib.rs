@@ -1,4 +1,6 @@
-//! Test support: real AWS emulators on 127.0.0.1 and the real `ktail` binary pointed at them.
+//! ktail's test kit: real AWS emulators on 127.0.0.1 and the real `ktail` binary pointed at them.
+//! The ktail crate's integration tests and benches and the grep function's tests and benches use
+//! it as a dev-dependency.
 //!
 //! # Which emulator serves which case, and why
 //!
@@ -11,12 +13,12 @@
 //!   throttling (`enforce_limits`). Not faithful for: `ChildShards` at the end of a closed shard
 //!   (never returned), ListShards `ShardFilter` and `NextToken` paging, AT_TIMESTAMP (cut to whole
 //!   seconds), ON_DEMAND creation (needs a shard count), StreamARN on GetShardIterator.
-//! - [`kinesis_mock`] (npm `kinesis-local` 0.6.2 under node, one per test binary, shared): the
+//! - [`kinesis_mock`] (npm `kinesis-local` under node, one per test binary, shared): the
 //!   cases ferrokinesis gets wrong — resharding (ChildShards, ShardFilter, paging), `--since` /
 //!   AT_TIMESTAMP (millisecond timestamps), ON_DEMAND streams, stream ARNs. It slows to a few
 //!   hundred records/s as a stream fills, so keep its tests to hundreds of records; its
 //!   SubscribeToShard works only over plain HTTP/1.1.
-//! - [`moto`] (moto_server 5.2.1, one per test binary, shared): Lambda, IAM and event source
+//! - [`moto`] (moto_server, one per test binary, shared): Lambda, IAM and event source
 //!   mappings. Its mappings check the stream against moto's own Kinesis, so tests that wire a
 //!   mapping create their streams in moto. CreateFunction needs the role in moto's IAM. It never
 //!   runs a function (it tries Docker on each put and fails harmlessly), and its Kinesis never
@@ -34,14 +36,19 @@
 //!
 //! # Tools
 //!
-//! `cargo test` needs no set-up: when moto 5.2.1, `aws_kinesis_agg` and `six` are not importable
-//! by `python3`, they are installed (pinned) into a venv under `target/test-tools/`; kinesis-local
-//! 0.6.2 is installed there with npm. A file lock keeps parallel test binaries from installing at
-//! once. `KTAIL_TEST_TOOLS` moves that directory; `KTAIL_TEST_PYTHON` names an interpreter to use.
+//! `cargo test` needs no set-up: when moto, `aws_kinesis_agg` and `six` are not importable by
+//! `python3`, they are installed into a venv under `target/test-tools/`; kinesis-local is
+//! installed there with npm. The versions are the ones `tools.env` at the workspace root pins
+//! (compiled in: see [`pinned`]), which `.ci/run` installs too. A file lock keeps parallel test
+//! binaries from installing at once. `KTAIL_TEST_TOOLS` moves that directory; `KTAIL_TEST_PYTHON`
+//! names an interpreter to use.
 //!
-//! This file is also included by `lambda-artifact/tests` (`#[path]`), so it uses no `crate::`
-//! path and tolerates unused helpers.
-#![allow(dead_code)]
+//! # Where things are
+//!
+//! The kit is a library, so it does not see the `CARGO_BIN_EXE_ktail` and `CARGO_TARGET_TMPDIR`
+//! that cargo gives test and bench targets at compile time. It finds both from the running
+//! executable instead: cargo puts test and bench executables in `target/<profile>/deps/` and the
+//! `ktail` binary in `target/<profile>/` (see [`ktail_bin`] and [`target_dir`]).
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -66,10 +73,10 @@ pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY_ID: &str = "test";
 pub const SECRET_ACCESS_KEY: &str = "test";
 
-const MOTO_VERSION: &str = "5.2.1";
-const KINESIS_LOCAL_VERSION: &str = "0.6.2";
-const PIP_PACKAGES: [&str; 3] = ["moto[server]==5.2.1", "aws-kinesis-agg==1.2.3", "six"];
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `tools.env` at the workspace root: the tool versions, pinned once for `.ci/run` and the kit.
+const TOOLS_ENV: &str = include_str!("../../tools.env");
 
 // ---------------------------------------------------------------------------------------------
 // Emulators
@@ -501,13 +508,11 @@ impl Emulator {
 // The ktail binary
 // ---------------------------------------------------------------------------------------------
 
-/// The path of the `ktail` binary under test.
+/// The path of the `ktail` binary under test: the one cargo built with the running test or bench
+/// executable, `target/<profile>/ktail` (what `CARGO_BIN_EXE_ktail` names in ktail's own tests;
+/// `tests/testkit.rs` checks that they agree).
 pub fn ktail_bin() -> PathBuf {
-    match option_env!("CARGO_BIN_EXE_ktail") {
-        Some(path) => PathBuf::from(path),
-        // Included from another package's tests: the binary sits beside the test tools.
-        None => target_dir().join("debug").join("ktail"),
-    }
+    profile_dir().join("ktail")
 }
 
 /// The real binary with a clean AWS environment: every `AWS_*` variable of this process removed,
@@ -818,17 +823,49 @@ pub fn unique_name(prefix: &str) -> String {
 // Tools: python (moto, aws_kinesis_agg), node (kinesis-mock)
 // ---------------------------------------------------------------------------------------------
 
-/// `target/`, found from this test binary's `CARGO_TARGET_TMPDIR` (`target/tmp`).
+/// The workspace root (this crate is its `testkit/`).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ is in the workspace root")
+}
+
+/// `target/<profile>`: cargo puts test and bench executables in its `deps/` directory, and the
+/// binaries they run (`ktail`) in it.
+pub fn profile_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the path of the running test executable");
+        exe.parent()
+            .filter(|dir| dir.ends_with("deps"))
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} is not in a cargo target/<profile>/deps directory: run it with cargo test or cargo bench",
+                    exe.display()
+                )
+            })
+    })
+}
+
+/// `target/`, the parent of [`profile_dir`].
 pub fn target_dir() -> PathBuf {
-    target_tmp()
+    profile_dir()
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
-/// `target/tmp`: scratch space for tests (logs, files), kept between runs.
+/// `target/tmp` (the `CARGO_TARGET_TMPDIR` of test and bench targets): scratch space for tests
+/// (logs, files), kept between runs.
 pub fn target_tmp() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    let dir = target_dir().join("tmp");
+    static CREATED: OnceLock<()> = OnceLock::new();
+    CREATED.get_or_init(|| {
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()))
+    });
+    dir
 }
 
 /// Where self-installed tools live (`target/test-tools`, or `$KTAIL_TEST_TOOLS`).
@@ -838,7 +875,7 @@ pub fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| target_dir().join("test-tools"))
 }
 
-/// The Python interpreter that has moto 5.2.1 (with its server), `aws_kinesis_agg` and `six`:
+/// The Python interpreter that has the pinned moto (with its server), `aws_kinesis_agg` and `six`:
 /// `$KTAIL_TEST_PYTHON`, else `python3` when it has them, else a venv under [`tools_dir`],
 /// created on first use.
 pub fn python() -> &'static Path {
@@ -861,6 +898,7 @@ fn find_or_install_python() -> PathBuf {
         if let Some(exe) = python_with_tools(venv_python.as_os_str()) {
             return exe;
         }
+        let packages = pip_packages();
         let log = tools_dir().join("pip-install.log");
         let status = run_logged(
             Command::new("python3").args(["-m", "venv"]).arg(&venv),
@@ -876,30 +914,41 @@ fn find_or_install_python() -> PathBuf {
         let status = run_logged(
             Command::new(&venv_python)
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
-                .args(PIP_PACKAGES),
+                .args(&packages),
             &log,
         );
         assert!(
             status.success(),
-            "pip install {PIP_PACKAGES:?} failed; see {}\n{}",
+            "pip install {packages:?} failed; see {}\n{}",
             log.display(),
             log_tail(&log)
         );
         python_with_tools(venv_python.as_os_str()).unwrap_or_else(|| {
             panic!(
-                "{} still lacks moto {MOTO_VERSION} / aws_kinesis_agg / six after installing",
-                venv_python.display()
+                "{} still lacks moto {} / aws_kinesis_agg / six after installing",
+                venv_python.display(),
+                pinned("MOTO_VERSION")
             )
         })
     })
+}
+
+/// What the tests need from PyPI, at the pinned versions.
+fn pip_packages() -> [String; 3] {
+    [
+        format!("moto[server]=={}", pinned("MOTO_VERSION")),
+        format!("aws-kinesis-agg=={}", pinned("KINESIS_AGG_VERSION")),
+        "six".to_owned(),
+    ]
 }
 
 /// The interpreter's real path if it imports everything the tests need, at the pinned moto.
 fn python_with_tools(python: &OsStr) -> Option<PathBuf> {
     let check = format!(
         "import sys, six, aws_kinesis_agg, moto, moto.server\n\
-         assert moto.__version__ == '{MOTO_VERSION}', moto.__version__\n\
-         print(sys.executable)"
+         assert moto.__version__ == '{}', moto.__version__\n\
+         print(sys.executable)",
+        pinned("MOTO_VERSION")
     );
     let out = Command::new(python)
         .args(["-c", &check])
@@ -909,6 +958,16 @@ fn python_with_tools(python: &OsStr) -> Option<PathBuf> {
         .ok()?;
     let exe = String::from_utf8(out.stdout).ok()?;
     (out.status.success() && !exe.trim().is_empty()).then(|| PathBuf::from(exe.trim()))
+}
+
+/// The version `tools.env` pins for `name` (e.g. `"MOTO_VERSION"`). The file is compiled in, so
+/// a test run needs nothing but the source tree; panics when the file pins no such name.
+pub fn pinned(name: &str) -> &'static str {
+    TOOLS_ENV
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("tools.env pins no {name}"))
 }
 
 /// `node`, which runs kinesis-mock.
@@ -929,12 +988,14 @@ pub fn node() -> &'static Path {
     })
 }
 
-/// kinesis-local 0.6.2's `main.js`, rewritten to listen on 127.0.0.1 instead of 0.0.0.0, next
+/// The pinned kinesis-local's `main.js`, rewritten to listen on 127.0.0.1 instead of 0.0.0.0, next
 /// to a copy of its `server.json`; installed with npm into [`tools_dir`] on first use.
 pub fn kinesis_mock_main_js() -> PathBuf {
     static MAIN: OnceLock<PathBuf> = OnceLock::new();
     MAIN.get_or_init(|| {
-        let loopback = tools_dir().join("kinesis-mock-loopback");
+        let version = pinned("KINESIS_LOCAL_VERSION");
+        // Named after the version, so that a new pin in tools.env is not served a stale copy.
+        let loopback = tools_dir().join(format!("kinesis-mock-loopback-{version}"));
         let main = loopback.join("main.js");
         if main.exists() && loopback.join("server.json").exists() {
             return main;
@@ -944,18 +1005,18 @@ pub fn kinesis_mock_main_js() -> PathBuf {
                 return main.clone();
             }
             let package = tools_dir().join("node_modules").join("kinesis-local");
-            if installed_version(&package).as_deref() != Some(KINESIS_LOCAL_VERSION) {
+            if installed_version(&package).as_deref() != Some(version) {
                 let log = tools_dir().join("npm-install.log");
                 let status = run_logged(
                     Command::new("npm")
                         .args(["install", "--no-audit", "--no-fund", "--prefix"])
                         .arg(tools_dir())
-                        .arg(format!("kinesis-local@{KINESIS_LOCAL_VERSION}")),
+                        .arg(format!("kinesis-local@{version}")),
                     &log,
                 );
                 assert!(
                     status.success(),
-                    "npm install kinesis-local@{KINESIS_LOCAL_VERSION} failed; see {}\n{}",
+                    "npm install kinesis-local@{version} failed; see {}\n{}",
                     log.display(),
                     log_tail(&log)
                 );
@@ -1101,8 +1162,44 @@ extern "C" fn kill_children_at_exit() {
         }
     }
 }
+
 pub mod esm_poller;
 pub mod fault_proxy;
 pub mod lambda_runtime;
 pub mod throttle;
 pub mod tls_front;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// bash (`.ci/run` sources the file) and [`pinned`] read tools.env alike only in this format.
+    #[test]
+    fn tools_env_is_name_equals_value_lines_that_bash_and_the_kit_read_alike() {
+        for line in TOOLS_ENV.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("tools.env: {line:?} is not NAME=value"));
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "tools.env: {name:?} is not an upper-case shell name"
+            );
+            assert!(
+                !value.is_empty()
+                    && !value.contains(|c: char| c.is_whitespace() || "\"'$#".contains(c)),
+                "tools.env: the value of {name} must be bare: {value:?}"
+            );
+            assert_eq!(pinned(name), value);
+        }
+        for name in [
+            "MOTO_VERSION",
+            "KINESIS_AGG_VERSION",
+            "KINESIS_LOCAL_VERSION",
+        ] {
+            pinned(name);
+        }
+    }
+}

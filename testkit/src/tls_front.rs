@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{STARTUP_TIMEOUT, free_port, log_tail, spawn_tied, target_tmp};
+use crate::{STARTUP_TIMEOUT, free_port, log_tail, spawn_tied, target_tmp};
 
 /// A running nginx: `https://127.0.0.1:PORT` in front of one upstream.
 pub struct TlsFront {
