@@ -2,11 +2,38 @@
 //!
 //! Patterns are regular expressions over bytes: records need not be UTF-8. Several patterns match
 //! when any of them does; `invert` keeps what matches none; `ignore_case` folds case.
+//!
+//! A matcher may also hold a CloudWatch Logs filter pattern (`--filter-pattern`, see
+//! [`crate::pattern`]): a record must then pass the regexes (if any) and the filter pattern. This
+//! is the one place both kinds of pattern are applied, by `tail`, `grep --local` and the function.
 
 use std::fmt;
 use std::ops::Range;
 
 use regex::bytes::{Regex, RegexBuilder};
+
+use crate::pattern::FilterPattern;
+
+/// The language a grep's pattern is written in. Part of an attachment's identity: the same text
+/// as a regex and as a filter pattern are two different greps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Syntax {
+    /// A regular expression (the `PATTERN` argument, `-g`).
+    #[default]
+    Regex,
+    /// A CloudWatch Logs filter pattern (`--filter-pattern`).
+    FilterPattern,
+}
+
+impl Syntax {
+    /// `regex` or `filter-pattern`, as `ktail status` shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Syntax::Regex => "regex",
+            Syntax::FilterPattern => "filter-pattern",
+        }
+    }
+}
 
 /// How patterns are applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +65,9 @@ pub struct Matcher {
     regex: Option<Regex>,
     invert: bool,
     patterns: Vec<String>,
+    /// A filter pattern the record must pass too; `true`: must not match it instead.
+    /// Boxed: a compiled pattern is large, and most matchers have none.
+    filter_pattern: Option<Box<(FilterPattern, bool)>>,
 }
 
 impl Matcher {
@@ -71,6 +101,7 @@ impl Matcher {
             regex,
             invert: options.invert,
             patterns,
+            filter_pattern: None,
         })
     }
 
@@ -80,13 +111,41 @@ impl Matcher {
             regex: None,
             invert: false,
             patterns: Vec::new(),
+            filter_pattern: None,
         }
+    }
+
+    /// A matcher of one filter pattern alone (`grep --filter-pattern`); `invert` (`-v`) keeps
+    /// the records it does not match.
+    pub fn for_filter_pattern(pattern: FilterPattern, invert: bool) -> Self {
+        Matcher {
+            filter_pattern: Some(Box::new((pattern, invert))),
+            ..Matcher::all()
+        }
+    }
+
+    /// This matcher and a filter pattern: a record must pass both (`tail -g R --filter-pattern
+    /// P`). `-v` and `-i` stay with the regexes.
+    pub fn and_filter_pattern(self, pattern: FilterPattern) -> Self {
+        Matcher {
+            filter_pattern: Some(Box::new((pattern, false))),
+            ..self
+        }
+    }
+
+    /// The filter pattern, if there is one.
+    pub fn filter_pattern(&self) -> Option<&FilterPattern> {
+        self.filter_pattern.as_deref().map(|(p, _)| p)
     }
 
     /// Whether `data` passes the filter.
     pub fn is_match(&self, data: &[u8]) -> bool {
         let hit = self.regex.as_ref().is_none_or(|r| r.is_match(data));
         hit != self.invert
+            && self
+                .filter_pattern
+                .as_deref()
+                .is_none_or(|(p, invert)| p.matches(data) != *invert)
     }
 
     /// Byte ranges to highlight in a record that passed. Inverted filters have nothing to show.
@@ -105,13 +164,18 @@ impl Matcher {
         if self.invert {
             return false;
         }
-        match &self.regex {
+        let pattern_keeps_all = match self.filter_pattern.as_deref() {
             None => true,
-            Some(_) => self
-                .patterns
-                .iter()
-                .any(|p| matches!(p.trim(), "" | "." | ".*" | ".+" | "^" | "$" | "(?s).*")),
-        }
+            Some((pattern, invert)) => !invert && pattern.matches_everything(),
+        };
+        pattern_keeps_all
+            && match &self.regex {
+                None => true,
+                Some(_) => self
+                    .patterns
+                    .iter()
+                    .any(|p| matches!(p.trim(), "" | "." | ".*" | ".+" | "^" | "$" | "(?s).*")),
+            }
     }
 
     /// The patterns as given.
@@ -190,6 +254,37 @@ mod tests {
         let err = Matcher::new(&["ok", "(unclosed"], MatchOptions::default()).unwrap_err();
         assert_eq!(err.pattern, "(unclosed");
         assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_filter_pattern_alone_and_with_regexes() {
+        let json = FilterPattern::parse("{ $.status = 500 }").unwrap();
+        let only = Matcher::for_filter_pattern(json.clone(), false);
+        assert!(only.is_match(br#"{"status": 500}"#));
+        assert!(!only.is_match(br#"{"status": 200}"#));
+        assert!(!only.is_match(b"status 500"));
+        assert!(!only.matches_everything());
+        let inverted = Matcher::for_filter_pattern(json.clone(), true);
+        assert!(!inverted.is_match(br#"{"status": 500}"#));
+        assert!(inverted.is_match(b"status 500"));
+        // Both must match; -v stays with the regex.
+        let both = m(&["GET"], false, false).and_filter_pattern(json.clone());
+        assert!(both.is_match(br#"{"method": "GET", "status": 500}"#));
+        assert!(!both.is_match(br#"{"method": "PUT", "status": 500}"#));
+        assert!(!both.is_match(br#"{"method": "GET", "status": 200}"#));
+        let not_get = m(&["GET"], true, false).and_filter_pattern(json);
+        assert!(not_get.is_match(br#"{"method": "PUT", "status": 500}"#));
+        assert!(!not_get.is_match(br#"{"method": "PUT", "status": 200}"#));
+        let empty = FilterPattern::parse("").unwrap();
+        assert!(Matcher::for_filter_pattern(empty.clone(), false).matches_everything());
+        assert!(!Matcher::for_filter_pattern(empty, true).matches_everything());
+        // Highlights come from the regexes only.
+        assert_eq!(
+            Matcher::for_filter_pattern(FilterPattern::parse("err").unwrap(), false)
+                .highlights(b"err")
+                .count(),
+            0
+        );
     }
 
     #[test]
