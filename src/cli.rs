@@ -245,6 +245,14 @@ pub struct FilterArgs {
     /// Match regardless of case.
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
+
+    /// Print only records matching this CloudWatch Logs filter pattern (with -g: both must match).
+    ///
+    /// The syntax of `aws logs tail --filter-pattern`: terms (`ERROR -timeout`, `?ERROR ?WARN`),
+    /// JSON (`{ $.status = 500 }`), space-delimited (`[ip, user, ..., status = 5*, bytes]`) and
+    /// `%regex%`. Case-sensitive, as on AWS; -v and -i apply to -g only.
+    #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
+    pub filter_pattern: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -316,7 +324,7 @@ pub struct PatternArgs {
     #[arg(short = 'v', long)]
     pub invert_match: bool,
 
-    /// Match regardless of case.
+    /// Match regardless of case (regex only: filter patterns are case-sensitive, as on AWS).
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
 }
@@ -385,8 +393,22 @@ pub struct AttachmentArgs {
     /// Source stream name or ARN (omit on a terminal to pick one).
     pub stream: Option<String>,
 
-    /// Regex the records must match (prompted for on a terminal when omitted).
+    /// Regex the records must match (prompted for on a terminal when neither it nor
+    /// --filter-pattern is given).
     pub pattern: Option<String>,
+
+    /// Match with this CloudWatch Logs filter pattern instead of a regex PATTERN.
+    ///
+    /// The syntax of `aws logs tail --filter-pattern`: terms (`ERROR -timeout`, `?ERROR ?WARN`),
+    /// JSON (`{ $.status = 500 }`), space-delimited (`[ip, user, ..., status = 5*, bytes]`) and
+    /// `%regex%`; the function evaluates it on every record. Case-sensitive, as on AWS.
+    #[arg(
+        long,
+        value_name = "FILTER",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["pattern", "ignore_case"]
+    )]
+    pub filter_pattern: Option<String>,
 
     #[command(flatten)]
     pub pattern_args: PatternArgs,
@@ -449,15 +471,24 @@ pub struct DetachArgs {
     /// Source stream name or ARN.
     pub stream: String,
 
-    /// The pattern given to `attach` (omit with --all).
-    #[arg(required_unless_present = "all")]
+    /// The pattern given to `attach` (omit with --all or --filter-pattern).
+    #[arg(required_unless_present_any = ["all", "filter_pattern"])]
     pub pattern: Option<String>,
+
+    /// The filter pattern given to `attach --filter-pattern`.
+    #[arg(
+        long,
+        value_name = "FILTER",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["pattern", "ignore_case"]
+    )]
+    pub filter_pattern: Option<String>,
 
     #[command(flatten)]
     pub pattern_args: PatternArgs,
 
     /// Remove every grep ktail attached to the stream.
-    #[arg(long, conflicts_with = "pattern")]
+    #[arg(long, conflicts_with_all = ["pattern", "filter_pattern"])]
     pub all: bool,
 
     /// Also delete the function, output stream and role that ktail created.

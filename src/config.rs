@@ -20,8 +20,9 @@ use crate::cli::{self, Cli};
 use crate::context::Terminal;
 use crate::decode::{self, Decode};
 use crate::exit::usage;
-use crate::filter::{MatchOptions, Matcher};
+use crate::filter::{MatchOptions, Matcher, Syntax};
 use crate::kinesis::{ReadRate, Selection, Start, StreamRef, TailConfig};
+use crate::pattern::FilterPattern;
 use crate::picker;
 use crate::printer::{Format, PrintOptions};
 use crate::session::{DEFAULT_TTL, Session};
@@ -113,16 +114,50 @@ pub struct AttachRequest {
 impl AttachRequest {
     /// The plan once the stream and the pattern are known, validated.
     pub fn plan(self, stream: String, pattern: GrepPattern) -> Result<AttachPlan> {
-        let plan = AttachPlan {
-            source: stream,
+        let plan = self.unchecked_plan(stream, pattern);
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// The plan of `grep --local`, which deploys no function: only the streams are checked.
+    fn local_plan(self, stream: String, pattern: GrepPattern) -> Result<AttachPlan> {
+        let plan = self.unchecked_plan(stream, pattern);
+        AttachPlan::check_streams(&plan.source, plan.deploy.filtered_stream.as_deref())?;
+        Ok(plan)
+    }
+
+    fn unchecked_plan(self, source: String, pattern: GrepPattern) -> AttachPlan {
+        AttachPlan {
+            source,
             pattern,
             start: self.start,
             deploy: self.deploy,
             ttl: self.ttl,
             decode: self.decode,
-        };
-        plan.validate()?;
-        Ok(plan)
+        }
+    }
+
+    /// When the command line named both the stream and the pattern, validates the plan now, before
+    /// the picker, the prompt and any AWS call: what the streams allow is checked as soon as the
+    /// stream is known, but the function's environment fitting Lambda's 4 KB needs both. Only
+    /// when a function is to be deployed (`deploys`; not `grep --local`).
+    fn check(&self, deploys: bool) -> Result<()> {
+        match (&self.stream, &self.pattern) {
+            (Some(stream), Some(pattern)) if deploys => {
+                let plan = AttachRequest {
+                    stream: None,
+                    pattern: None,
+                    options: self.options,
+                    start: self.start,
+                    deploy: self.deploy.clone(),
+                    ttl: self.ttl,
+                    decode: self.decode,
+                }
+                .unchecked_plan(stream.clone(), pattern.clone());
+                plan.validate()
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -154,8 +189,13 @@ impl GrepCommand {
             stream: StreamRef::parse(&stream).name().to_owned(),
             ..self.print
         };
+        let plan = if self.local {
+            self.request.local_plan(stream, pattern)?
+        } else {
+            self.request.plan(stream, pattern)?
+        };
         Ok(Session {
-            plan: self.request.plan(stream, pattern)?,
+            plan,
             keep: self.keep,
             local: self.local,
             until: self.until,
@@ -199,10 +239,14 @@ impl Config {
         let command = match cli.command {
             cli::Command::Tail(args) => Command::Tail(tail(args, &terminal, color, now)?),
             cli::Command::Grep(args) => Command::Grep(grep(args, &aws, &terminal, color, now)?),
-            cli::Command::Attach(args) => Command::Attach(AttachCommand {
-                request: attach_request(args.attachment, &terminal)?,
-                report: report(args.format),
-            }),
+            cli::Command::Attach(args) => {
+                let request = attach_request(args.attachment, &terminal)?;
+                request.check(true)?;
+                Command::Attach(AttachCommand {
+                    request,
+                    report: report(args.format),
+                })
+            }
             cli::Command::Detach(args) => Command::Detach(detach(args)),
             cli::Command::Status(args) => Command::Status(report(args.format)),
             cli::Command::Ls(args) => Command::Ls(report(args.format)),
@@ -290,16 +334,31 @@ fn print_options(output: &cli::OutputArgs, color: bool) -> PrintOptions {
     }
 }
 
-/// The client-side filter of `tail -g`; a bad pattern is a usage error naming it.
+/// The client-side filter of `tail -g` and `--filter-pattern` (both must match); a bad pattern
+/// is a usage error naming it.
 fn tail_matcher(filter: &cli::FilterArgs) -> Result<Matcher> {
-    Matcher::new(
+    let matcher = Matcher::new(
         &filter.patterns,
         MatchOptions {
             invert: filter.invert_match,
             ignore_case: filter.ignore_case,
         },
     )
-    .map_err(|e| usage(e.to_string()))
+    .map_err(|e| usage(e.to_string()))?;
+    Ok(match &filter.filter_pattern {
+        Some(pattern) => matcher.and_filter_pattern(filter_pattern(pattern)?),
+        None => matcher,
+    })
+}
+
+/// `--filter-pattern`, parsed once; an invalid one is a usage error that says where and what was
+/// expected there.
+fn filter_pattern(pattern: &str) -> Result<FilterPattern> {
+    FilterPattern::parse(pattern).map_err(invalid_filter_pattern)
+}
+
+fn invalid_filter_pattern(err: crate::pattern::PatternError) -> anyhow::Error {
+    usage(format!("invalid --filter-pattern: {err}"))
 }
 
 fn tail(
@@ -365,14 +424,20 @@ fn match_options(args: &cli::PatternArgs) -> MatchOptions {
     }
 }
 
-/// The flags `attach` and `grep` share. The pattern is compiled here, once, with the function's
-/// own matcher: a bad regex is a usage error before the picker or any AWS call.
+/// The flags `attach` and `grep` share. The pattern (a regex, or `--filter-pattern`) is compiled
+/// here, once, with the function's own matcher: a bad one is a usage error before the picker or
+/// any AWS call.
 fn attach_request(args: cli::AttachmentArgs, terminal: &Terminal) -> Result<AttachRequest> {
     let options = match_options(&args.pattern_args);
-    let pattern = args
-        .pattern
-        .map(|p| GrepPattern::new(p, options).map_err(|e| usage(e.to_string())))
-        .transpose()?;
+    let pattern = match (args.pattern, args.filter_pattern) {
+        (_, Some(filter)) => Some(
+            GrepPattern::filter_pattern(filter, options.invert).map_err(invalid_filter_pattern)?,
+        ),
+        (Some(regex), None) => {
+            Some(GrepPattern::new(regex, options).map_err(|e| usage(e.to_string()))?)
+        }
+        (None, None) => None,
+    };
     let stream = stream_arg(args.stream, terminal)?;
     picker::require_pattern(terminal, pattern.is_some())?;
     let deploy = &args.deploy;
@@ -425,6 +490,7 @@ fn grep(
     check_window(since, args.stop.until, now)?;
     // A session always has a deadline, renewed while it lives.
     request.ttl = Some(request.ttl.unwrap_or(DEFAULT_TTL));
+    request.check(!args.local)?;
     Ok(GrepCommand {
         request,
         keep: args.keep,
@@ -452,9 +518,12 @@ pub(crate) fn aws_flags(aws: &AwsOptions) -> String {
 }
 
 fn detach(args: cli::DetachArgs) -> DetachCommand {
-    let selector = match args.pattern {
-        Some(pattern) if !args.all => Selector::Pattern(pattern, match_options(&args.pattern_args)),
-        _ => Selector::All,
+    let options = match_options(&args.pattern_args);
+    let selector = match (args.pattern, args.filter_pattern) {
+        _ if args.all => Selector::All,
+        (_, Some(filter)) => Selector::Pattern(filter, Syntax::FilterPattern, options),
+        (Some(regex), None) => Selector::Pattern(regex, Syntax::Regex, options),
+        (None, None) => Selector::All,
     };
     DetachCommand {
         stream: args.stream,
@@ -597,6 +666,119 @@ mod tests {
             let err = config(line).unwrap_err();
             assert!(is_usage(&err), "{line:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_filter_pattern_is_parsed_once_here_and_combines_with_g() {
+        let (c, _) =
+            resolve_tail(&["ktail", "tail", "logs", "--filter-pattern", "{ $.a = 1 }"]).unwrap();
+        assert!(c.matcher.is_match(br#"{"a": 1}"#));
+        assert!(!c.matcher.is_match(br#"{"a": 2}"#));
+        let (c, _) = resolve_tail(&[
+            "ktail",
+            "tail",
+            "logs",
+            "--filter-pattern",
+            "ERROR",
+            "-g",
+            "disk",
+            "-i",
+        ])
+        .unwrap();
+        assert!(c.matcher.is_match(b"ERROR DISK full"));
+        assert!(!c.matcher.is_match(b"error disk full"), "-i is for -g only");
+        assert!(!c.matcher.is_match(b"ERROR cpu"));
+    }
+
+    #[test]
+    fn an_invalid_filter_pattern_says_where_and_what_was_expected() {
+        for sub in ["tail", "grep", "attach"] {
+            let err =
+                config(&["ktail", sub, "logs", "--filter-pattern", "{ $.status = }"]).unwrap_err();
+            assert!(is_usage(&err), "{sub}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("invalid --filter-pattern: at column 14: expected"),
+                "{sub}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn grep_takes_a_regex_or_a_filter_pattern() {
+        let s = session(&["ktail", "grep", "logs", "--filter-pattern", "ERROR", "-v"]).unwrap();
+        assert_eq!(s.plan.pattern.syntax(), Syntax::FilterPattern);
+        assert!(s.plan.pattern.options().invert);
+        let s = session(&["ktail", "grep", "logs", "ERROR"]).unwrap();
+        assert_eq!(s.plan.pattern.syntax(), Syntax::Regex);
+        for line in [
+            &[
+                "ktail",
+                "grep",
+                "logs",
+                "ERROR",
+                "--filter-pattern",
+                "ERROR",
+            ][..],
+            &["ktail", "attach", "logs", "--filter-pattern", "ERROR", "-i"],
+            &["ktail", "detach", "logs", "x", "--filter-pattern", "x"],
+            &["ktail", "detach", "logs", "--all", "--filter-pattern", "x"],
+        ] {
+            let err = config(line).unwrap_err();
+            assert!(is_usage(&err), "{line:?}: {err}");
+        }
+        let Command::Detach(d) = config(&["ktail", "detach", "logs", "--filter-pattern", "x"])
+            .unwrap()
+            .command
+        else {
+            panic!("not detach")
+        };
+        assert!(
+            matches!(d.selector, Selector::Pattern(ref p, Syntax::FilterPattern, _) if p == "x")
+        );
+    }
+
+    #[test]
+    fn a_function_environment_over_4_kb_is_refused_here_unless_local() {
+        let long = "a".repeat(crate::contract::env::MAX_BYTES);
+        for line in [
+            &["ktail", "grep", "logs", "--filter-pattern", &long][..],
+            &["ktail", "attach", "logs", "--filter-pattern", &long],
+            &["ktail", "grep", "logs", &long],
+        ] {
+            let err = config(line).unwrap_err();
+            assert!(is_usage(&err), "{err}");
+            assert!(
+                err.to_string().contains("Lambda allows 4096 bytes"),
+                "{err}"
+            );
+        }
+        // grep --local deploys nothing, so the limit does not apply.
+        let s = session(&[
+            "ktail",
+            "grep",
+            "logs",
+            "--local",
+            "--filter-pattern",
+            &long,
+        ])
+        .unwrap();
+        assert!(s.local);
+    }
+
+    #[test]
+    fn the_detach_hint_names_a_filter_pattern() {
+        use crate::attachment::{Removal, Target};
+        let s = session(&["ktail", "grep", "logs", "--filter-pattern", "-x ERROR"]).unwrap();
+        let target = Target {
+            function_name: "f".into(),
+            filtered_stream: None,
+            role_name: None,
+        };
+        assert!(
+            crate::session::leftover_message(&s, &target, Removal::MAPPING)
+                .ends_with("remove with: ktail detach logs --filter-pattern='-x ERROR'")
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@ use std::ops::RangeInclusive;
 
 /// The function's environment: set by `ktail attach`/`grep`, read by the function at init.
 pub mod env {
-    /// The regular expression whose matches the function forwards.
+    /// The regular expression whose matches the function forwards. Exactly one of it and
+    /// [`FILTER_PATTERN`] is set.
     pub const MATCH: &str = "MATCH";
+    /// The CloudWatch Logs filter pattern (`--filter-pattern`) whose matches the function
+    /// forwards, instead of [`MATCH`]; parsed at init by `crate::pattern`.
+    pub const FILTER_PATTERN: &str = "FILTER_PATTERN";
     /// The filtered stream the matches go to: a name or an ARN (see [`super::StreamRef`]).
     pub const STREAM_NAME: &str = "STREAM_NAME";
     /// Forward the records that do not match (`-v`).

@@ -1170,6 +1170,7 @@ async fn a_failed_attach_removes_what_it_created() {
     let base = ktail::attachment::names::Identity {
         source: src.clone(),
         pattern: "x".into(),
+        syntax: Default::default(),
         options: Default::default(),
     }
     .base_name();

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ktail::attachment::names::Identity;
-use ktail::filter::MatchOptions;
+use ktail::filter::{MatchOptions, Syntax};
 
 use ktail_testkit::esm_poller::Poller;
 use ktail_testkit::{self as support, Emulator, Running};
@@ -76,6 +76,7 @@ async fn leftovers(m: &Emulator, source: &str, pattern: &str) -> Leftovers {
     let base = Identity {
         source: source.to_owned(),
         pattern: pattern.to_owned(),
+        syntax: Syntax::Regex,
         options: MatchOptions::default(),
     }
     .base_name();
@@ -365,6 +366,7 @@ async fn keep_leaves_the_output_for_a_rerun() {
     let base = Identity {
         source: src.clone(),
         pattern: "ERROR".into(),
+        syntax: Syntax::Regex,
         options: MatchOptions::default(),
     }
     .base_name();

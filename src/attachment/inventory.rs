@@ -12,7 +12,7 @@ use super::remove::Target;
 use super::{Clients, function, mapping, names, role};
 use crate::aws::errors::AwsResultExt as _;
 use crate::contract::env;
-use crate::filter::MatchOptions;
+use crate::filter::{MatchOptions, Syntax};
 
 /// A ktail function found in the account.
 #[derive(Debug, Clone)]
@@ -99,6 +99,8 @@ pub(crate) async fn find_all(clients: &Clients) -> Result<Vec<Found>> {
 pub struct AttachmentStatus {
     pub source_stream: String,
     pub pattern: String,
+    /// `regex` or `filter-pattern`.
+    pub syntax: &'static str,
     pub options: String,
     /// The mapping's state (`Enabled`, `Disabled`, …) or `detached` when it has none.
     pub state: String,
@@ -125,13 +127,24 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
             .get(env::EXPIRES_AT)
             .and_then(|s| s.parse::<i64>().ok())
             .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0));
+        let (syntax, pattern) = match f.env.get(env::FILTER_PATTERN) {
+            Some(pattern) => (Syntax::FilterPattern, pattern.clone()),
+            None => (
+                Syntax::Regex,
+                f.env.get(env::MATCH).cloned().unwrap_or_default(),
+            ),
+        };
         out.push(AttachmentStatus {
             source_stream: f.source.clone().unwrap_or_default(),
-            pattern: f.env.get(env::MATCH).cloned().unwrap_or_default(),
-            options: names::options_label(MatchOptions {
-                invert: is_true(f.env.get(env::MATCH_INVERT)),
-                ignore_case: is_true(f.env.get(env::MATCH_IGNORE_CASE)),
-            }),
+            pattern,
+            syntax: syntax.label(),
+            options: names::options_label(
+                syntax,
+                MatchOptions {
+                    invert: is_true(f.env.get(env::MATCH_INVERT)),
+                    ignore_case: is_true(f.env.get(env::MATCH_IGNORE_CASE)),
+                },
+            ),
             state: first
                 .and_then(|m| m.state())
                 .unwrap_or("detached")

@@ -1,6 +1,7 @@
 //! Deterministic names and tags for what `ktail attach` creates.
 //!
-//! An attachment is identified by what it matches: (source stream, pattern, `-v`, `-i`). The same
+//! An attachment is identified by what it matches: (source stream, pattern, regex or filter
+//! pattern, `-v`, `-i`). The same
 //! arguments always give the same names, so a second `attach` finds and reuses what the first one made,
 //! and a different pattern on the same stream gets its own function, role and filtered stream. Deploy
 //! options (memory, architecture, parallelism) are not part of the identity: changing them updates the
@@ -12,7 +13,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::filter::MatchOptions;
+use crate::filter::{MatchOptions, Syntax};
 
 // Tag keys and values keep to the characters every service ktail tags documents: Kinesis allows
 // letters, digits, spaces and `_ . / = + - % @`; Lambda and IAM allow letters, digits, spaces and
@@ -53,6 +54,7 @@ const MAX_TAG_VALUE: usize = 256;
 pub struct Identity {
     pub source: String,
     pub pattern: String,
+    pub syntax: Syntax,
     pub options: MatchOptions,
 }
 
@@ -69,6 +71,11 @@ impl Identity {
             u8::from(self.options.invert),
             u8::from(self.options.ignore_case),
         ]);
+        // Only filter patterns add the syntax, so a regex keeps the id (and the names) it had
+        // before filter patterns existed, and `detach` still finds it.
+        if self.syntax == Syntax::FilterPattern {
+            hasher.update(b"filter-pattern");
+        }
         let digest = hasher.finalize();
         hex_prefix(&digest, ID_LEN)
     }
@@ -94,7 +101,7 @@ impl Identity {
 
     /// `-v -i` as the user typed them, for tags and reports.
     pub fn options_label(&self) -> String {
-        options_label(self.options)
+        options_label(self.syntax, self.options)
     }
 
     /// The tags every resource of this attachment carries.
@@ -146,13 +153,19 @@ pub fn created_rfc3339(value: &str) -> String {
     )
 }
 
-/// `-v`, `-i`, `-v -i` or `none`.
-pub fn options_label(options: MatchOptions) -> String {
-    match (options.invert, options.ignore_case) {
-        (false, false) => "none".to_owned(),
-        (true, false) => "-v".to_owned(),
-        (false, true) => "-i".to_owned(),
-        (true, true) => "-v -i".to_owned(),
+/// `-v`, `-i`, `-v -i` or `none` for a regex; `--filter-pattern` (and ` -v`) for a filter pattern.
+pub fn options_label(syntax: Syntax, options: MatchOptions) -> String {
+    let flags = match (options.invert, options.ignore_case) {
+        (false, false) => "",
+        (true, false) => "-v",
+        (false, true) => "-i",
+        (true, true) => "-v -i",
+    };
+    match (syntax, flags) {
+        (Syntax::Regex, "") => "none".to_owned(),
+        (Syntax::Regex, flags) => flags.to_owned(),
+        (Syntax::FilterPattern, "") => "--filter-pattern".to_owned(),
+        (Syntax::FilterPattern, flags) => format!("--filter-pattern {flags}"),
     }
 }
 
@@ -244,6 +257,7 @@ mod tests {
         Identity {
             source: source.to_owned(),
             pattern: pattern.to_owned(),
+            syntax: Syntax::Regex,
             options: MatchOptions {
                 invert,
                 ignore_case,
@@ -268,6 +282,21 @@ mod tests {
         for other in others {
             assert_ne!(a.base_name(), other.base_name(), "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_regex_and_a_filter_pattern_of_the_same_text_are_two_attachments() {
+        let regex = identity("logs", "ERROR", false, false);
+        let filter = Identity {
+            syntax: Syntax::FilterPattern,
+            ..regex.clone()
+        };
+        assert_ne!(regex.base_name(), filter.base_name());
+        assert_eq!(filter.options_label(), "--filter-pattern");
+        assert_eq!(regex.options_label(), "none");
+        // A regex's id is what it was before filter patterns, so existing attachments keep
+        // their names: sha256 of the length-prefixed fields and the two flags, as before.
+        assert_eq!(regex.id(), "c0ea78efea63");
     }
 
     #[test]

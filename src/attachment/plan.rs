@@ -13,8 +13,9 @@ use super::names::{self, Identity};
 use super::remove::Target;
 use crate::contract::env;
 use crate::exit::usage;
-use crate::filter::{MatchOptions, Matcher, PatternError};
+use crate::filter::{MatchOptions, Matcher, PatternError, Syntax};
 use crate::kinesis::Start;
+use crate::pattern::FilterPattern;
 
 /// How the function and the filtered stream are deployed. Changing these updates an attachment in
 /// place; they are not part of its identity.
@@ -50,24 +51,51 @@ impl Default for DeployOptions {
 #[derive(Debug, Clone)]
 pub struct GrepPattern {
     text: String,
+    syntax: Syntax,
     options: MatchOptions,
     matcher: Matcher,
 }
 
 impl GrepPattern {
+    /// A regex (the PATTERN argument).
     pub fn new(text: impl Into<String>, options: MatchOptions) -> Result<Self, PatternError> {
         let text = text.into();
         let matcher = Matcher::new(&[&text], options)?;
         Ok(GrepPattern {
             text,
+            syntax: Syntax::Regex,
             options,
             matcher,
         })
     }
 
-    /// The regex as the user typed it.
+    /// A CloudWatch Logs filter pattern (`--filter-pattern`); `invert` is `-v`. Filter patterns
+    /// are case-sensitive, so there is no `-i`.
+    pub fn filter_pattern(
+        text: impl Into<String>,
+        invert: bool,
+    ) -> Result<Self, crate::pattern::PatternError> {
+        let text = text.into();
+        let pattern = FilterPattern::parse(&text)?;
+        Ok(GrepPattern {
+            text,
+            syntax: Syntax::FilterPattern,
+            options: MatchOptions {
+                invert,
+                ignore_case: false,
+            },
+            matcher: Matcher::for_filter_pattern(pattern, invert),
+        })
+    }
+
+    /// The pattern as the user typed it.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Regex or filter pattern.
+    pub fn syntax(&self) -> Syntax {
+        self.syntax
     }
 
     pub fn options(&self) -> MatchOptions {
@@ -97,7 +125,24 @@ pub struct AttachPlan {
 impl AttachPlan {
     /// Checks the plan before any AWS call (the pattern was checked when it was compiled).
     pub fn validate(&self) -> Result<()> {
-        Self::check_streams(&self.source, self.deploy.filtered_stream.as_deref())
+        Self::check_streams(&self.source, self.deploy.filtered_stream.as_deref())?;
+        self.check_env_size()
+    }
+
+    /// The function's environment must fit Lambda's 4 KB; a long pattern is what overflows it.
+    /// Measured on the environment `attach` would set, with the longest deadline it writes.
+    fn check_env_size(&self) -> Result<()> {
+        let filtered_stream = self.names().filtered_stream;
+        let expires_at = self.ttl.map(|_| LONGEST_DEADLINE);
+        let size = env_bytes(&self.function_env(&filtered_stream, expires_at));
+        if size > env::MAX_BYTES {
+            return Err(usage(format!(
+                "the pattern is too long for the function: Lambda allows {} bytes \
+                 of environment variables and this grep needs {size}; shorten the pattern",
+                env::MAX_BYTES
+            )));
+        }
+        Ok(())
     }
 
     /// The source must be named, and the filtered stream must not be the source.
@@ -119,6 +164,7 @@ impl AttachPlan {
         Identity {
             source: names::stream_name(&self.source).to_owned(),
             pattern: self.pattern.text().to_owned(),
+            syntax: self.pattern.syntax(),
             options: self.pattern.options(),
         }
     }
@@ -141,8 +187,12 @@ impl AttachPlan {
     /// created for it), with `aws_flags` (already quoted, e.g. ` --region eu-west-1`) appended.
     pub fn detach_command(&self, purge: bool, aws_flags: &str) -> String {
         let mut cmd = format!(
-            "ktail detach {} {}",
+            "ktail detach {} {}{}",
             shell_quote(names::stream_name(&self.source)),
+            match self.pattern.syntax() {
+                Syntax::Regex => "",
+                Syntax::FilterPattern => "--filter-pattern=",
+            },
             shell_quote(self.pattern.text())
         );
         let options = self.pattern.options();
@@ -165,8 +215,12 @@ impl AttachPlan {
         filtered_stream: &str,
         expires_at: Option<i64>,
     ) -> HashMap<String, String> {
+        let pattern_var = match self.pattern.syntax() {
+            Syntax::Regex => env::MATCH,
+            Syntax::FilterPattern => env::FILTER_PATTERN,
+        };
         let mut env = HashMap::from([
-            (env::MATCH.to_owned(), self.pattern.text().to_owned()),
+            (pattern_var.to_owned(), self.pattern.text().to_owned()),
             (env::STREAM_NAME.to_owned(), filtered_stream.to_owned()),
         ]);
         let options = self.pattern.options();
@@ -190,6 +244,15 @@ impl AttachPlan {
         }
         env
     }
+}
+
+/// A deadline with as many digits as any `--ttl` gives (unix seconds 100 years from now have 10
+/// or 11), for measuring the environment before the deadline is known.
+const LONGEST_DEADLINE: i64 = 99_999_999_999;
+
+/// The size of an environment as Lambda counts it against [`env::MAX_BYTES`]: every name and value.
+fn env_bytes(env: &HashMap<String, String>) -> usize {
+    env.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
 /// Single-quotes `s` for a POSIX shell when it needs it.
@@ -279,6 +342,35 @@ mod tests {
                 .function_env("out", None)
                 .contains_key(env::EXPIRES_AT)
         );
+        let mut filter = plan("x");
+        filter.pattern = GrepPattern::filter_pattern("{ $.status = 500 }", true).unwrap();
+        let env = filter.function_env("out", None);
+        assert_eq!(env[env::FILTER_PATTERN], "{ $.status = 500 }");
+        assert!(!env.contains_key(env::MATCH));
+        assert_eq!(env[env::MATCH_INVERT], "true");
+        assert!(!env.contains_key(env::MATCH_IGNORE_CASE));
+    }
+
+    #[test]
+    fn the_environment_must_fit_lambdas_4_kb() {
+        let mut p = plan("x");
+        p.ttl = Some(Duration::from_secs(3600));
+        // What is left for the pattern: 4096 bytes less the other names and values.
+        let others = env_bytes(&p.function_env(&p.names().filtered_stream, Some(LONGEST_DEADLINE)))
+            - "x".len()
+            + env::FILTER_PATTERN.len()
+            - env::MATCH.len();
+        let fits = "a".repeat(env::MAX_BYTES - others);
+        p.pattern = GrepPattern::filter_pattern(fits.clone(), false).unwrap();
+        assert!(p.validate().is_ok());
+        p.pattern = GrepPattern::filter_pattern(format!("{fits}a"), false).unwrap();
+        let err = p.validate().unwrap_err();
+        assert_eq!(
+            crate::exit::code_for(&err),
+            Some(crate::exit::ExitCode::Usage)
+        );
+        assert!(err.to_string().contains("allows 4096 bytes"), "{err}");
+        assert!(err.to_string().contains("needs 4097"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::inventory::{self, Found};
 use super::names::{self, Identity};
 use super::{Clients, filtered_stream, function, mapping, role};
-use crate::filter::MatchOptions;
+use crate::filter::{MatchOptions, Syntax};
 use crate::progress::Progress;
 
 /// Which parts of an attachment [`remove`] deletes.
@@ -138,8 +138,8 @@ async fn role_is_managed(iam: &aws_sdk_iam::Client, name: &str) -> Result<bool> 
 /// Which attachments of a stream `detach` removes.
 #[derive(Debug, Clone)]
 pub enum Selector {
-    /// The one made with this pattern and these options.
-    Pattern(String, MatchOptions),
+    /// The one made with this pattern (a regex or a filter pattern) and these options.
+    Pattern(String, Syntax, MatchOptions),
     /// Every attachment of the stream.
     All,
 }
@@ -156,10 +156,11 @@ pub async fn detach(
     let source = names::stream_name(source);
     let step = progress.step(format!("finding what ktail attached to {source}"));
     let found: Vec<Found> = match selector {
-        Selector::Pattern(pattern, options) => {
+        Selector::Pattern(pattern, syntax, options) => {
             let identity = Identity {
                 source: source.to_owned(),
                 pattern: pattern.clone(),
+                syntax: *syntax,
                 options: *options,
             };
             inventory::find_one(clients, &identity.base_name())

@@ -139,6 +139,7 @@ mod tests {
         let a = AttachmentStatus {
             source_stream: "logs".into(),
             pattern: "\"status\":500".into(),
+            syntax: "regex",
             options: "none".into(),
             state: "Enabled".into(),
             last_processing_result: None,

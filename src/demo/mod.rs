@@ -77,6 +77,7 @@ pub async fn run(demo: Demo, progress: Progress) -> Result<ExitCode> {
     let base = names::Identity {
         source: SOURCE_STREAM.to_owned(),
         pattern: demo.pattern.text().to_owned(),
+        syntax: demo.pattern.syntax(),
         options: demo.pattern.options(),
     }
     .base_name();

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::contract::{StreamRef, env};
 use crate::decode::{self, Decode};
 use crate::filter::{MatchOptions, Matcher};
+use crate::pattern::FilterPattern;
 
 /// Everything an invocation needs to know, validated.
 #[derive(Debug, Clone)]
@@ -40,12 +41,9 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let pattern = lookup(env::MATCH).ok_or_else(|| {
-            ConfigError(format!(
-                "{} is not set: set it to the regular expression to forward",
-                env::MATCH
-            ))
-        })?;
+        // Exactly one of the two: the regex or the CloudWatch Logs filter pattern.
+        let regex = lookup(env::MATCH);
+        let filter_pattern = lookup(env::FILTER_PATTERN);
         let output = lookup(env::STREAM_NAME)
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| {
@@ -58,8 +56,41 @@ impl Config {
             invert: flag(&lookup, env::MATCH_INVERT)?,
             ignore_case: flag(&lookup, env::MATCH_IGNORE_CASE)?,
         };
-        let matcher = Matcher::new(&[pattern], options)
-            .map_err(|e| ConfigError(format!("{} is not a valid pattern: {e}", env::MATCH)))?;
+        let matcher = match (regex, filter_pattern) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(format!(
+                    "{} and {} are both set: set only one, the regex or the filter pattern",
+                    env::MATCH,
+                    env::FILTER_PATTERN
+                )));
+            }
+            (None, None) => {
+                return Err(ConfigError(format!(
+                    "{} is not set: set it to the regular expression to forward \
+                     (or {} to a CloudWatch Logs filter pattern)",
+                    env::MATCH,
+                    env::FILTER_PATTERN
+                )));
+            }
+            (Some(regex), None) => Matcher::new(&[regex], options)
+                .map_err(|e| ConfigError(format!("{} is not a valid pattern: {e}", env::MATCH)))?,
+            (None, Some(pattern)) => {
+                if options.ignore_case {
+                    return Err(ConfigError(format!(
+                        "{} does not apply to {} (filter patterns are case-sensitive): unset it",
+                        env::MATCH_IGNORE_CASE,
+                        env::FILTER_PATTERN
+                    )));
+                }
+                let pattern = FilterPattern::parse(&pattern).map_err(|e| {
+                    ConfigError(format!(
+                        "{} is not a valid filter pattern: {e}",
+                        env::FILTER_PATTERN
+                    ))
+                })?;
+                Matcher::for_filter_pattern(pattern, options.invert)
+            }
+        };
         let expires_at = match lookup(env::EXPIRES_AT).filter(|s| !s.trim().is_empty()) {
             None => None,
             Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
@@ -177,6 +208,57 @@ mod tests {
         assert!(c.matcher.is_match(b"fine"));
         assert_eq!(c.expires_at, Some(1_700_000_000));
         assert_eq!(c.function_name.as_deref(), Some("ktail-grep-x"));
+    }
+
+    #[test]
+    fn a_filter_pattern_instead_of_a_regex() {
+        let c = config(&[
+            ("FILTER_PATTERN", "{ $.status = 500 }"),
+            ("STREAM_NAME", "out"),
+        ])
+        .unwrap();
+        assert!(c.matcher.is_match(br#"{"status": 500}"#));
+        assert!(!c.matcher.is_match(br#"{"status":"500x"}"#));
+        assert!(!c.matcher.is_match(b"status 500"));
+        let c = config(&[
+            ("FILTER_PATTERN", "[ip, user, status = 5*]"),
+            ("STREAM_NAME", "out"),
+            ("MATCH_INVERT", "true"),
+        ])
+        .unwrap();
+        assert!(!c.matcher.is_match(b"1.2.3.4 bob 503"));
+        assert!(c.matcher.is_match(b"1.2.3.4 bob 200"));
+        // Terms are case-sensitive, as on AWS.
+        let c = config(&[("FILTER_PATTERN", "ERROR -timeout"), ("STREAM_NAME", "o")]).unwrap();
+        assert!(c.matcher.is_match(b"ERROR disk full"));
+        assert!(!c.matcher.is_match(b"error disk full"));
+        assert!(!c.matcher.is_match(b"ERROR timeout"));
+    }
+
+    #[test]
+    fn a_bad_filter_pattern_fails_init_and_says_where() {
+        let e = config(&[("FILTER_PATTERN", "{ $.status = }"), ("STREAM_NAME", "o")]).unwrap_err();
+        assert!(
+            e.0.starts_with("FILTER_PATTERN is not a valid filter pattern: at column 14: expected"),
+            "{e}"
+        );
+        let e = config(&[
+            ("FILTER_PATTERN", "x"),
+            ("MATCH", "x"),
+            ("STREAM_NAME", "o"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("MATCH and FILTER_PATTERN are both set"),
+            "{e}"
+        );
+        let e = config(&[
+            ("FILTER_PATTERN", "x"),
+            ("MATCH_IGNORE_CASE", "true"),
+            ("STREAM_NAME", "o"),
+        ])
+        .unwrap_err();
+        assert!(e.0.starts_with("MATCH_IGNORE_CASE"), "{e}");
     }
 
     #[test]
