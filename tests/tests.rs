@@ -9,6 +9,7 @@ mod decode;
 #[cfg(feature = "demo")]
 mod demo;
 mod efo;
+mod filter_pattern;
 mod grep;
 mod kpl;
 mod put;
