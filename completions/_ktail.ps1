@@ -59,6 +59,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
             [CompletionResult]::new('--grep', '--grep', [CompletionResultType]::ParameterName, 'Print only records matching this regex (repeatable: any may match)')
+            [CompletionResult]::new('--filter-pattern', '--filter-pattern', [CompletionResultType]::ParameterName, 'Print only records matching this CloudWatch Logs filter pattern (with -g: both must match)')
             [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
             [CompletionResult]::new('--max-decoded-size', '--max-decoded-size', [CompletionResultType]::ParameterName, 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored')
             [CompletionResult]::new('--poll-interval', '--poll-interval', [CompletionResultType]::ParameterName, 'How often a caught-up shard is polled (at least 200ms)')
@@ -89,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             break
         }
         'ktail;grep' {
+            [CompletionResult]::new('--filter-pattern', '--filter-pattern', [CompletionResultType]::ParameterName, 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
@@ -132,6 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             break
         }
         'ktail;attach' {
+            [CompletionResult]::new('--filter-pattern', '--filter-pattern', [CompletionResultType]::ParameterName, 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time')
             [CompletionResult]::new('--decode', '--decode', [CompletionResultType]::ParameterName, 'Decompress records and split CloudWatch Logs envelopes into their log events')
@@ -165,6 +168,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             break
         }
         'ktail;detach' {
+            [CompletionResult]::new('--filter-pattern', '--filter-pattern', [CompletionResultType]::ParameterName, 'The filter pattern given to `attach --filter-pattern`')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'AWS profile to use (default: $AWS_PROFILE, then "default")')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)')
             [CompletionResult]::new('--endpoint-url', '--endpoint-url', [CompletionResultType]::ParameterName, 'Send every AWS call to this endpoint, e.g. a local emulator')

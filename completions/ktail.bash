@@ -155,12 +155,16 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__attach)
-            opts="-v -i -o -q -h -V --invert-match --ignore-case --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filter-pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -325,12 +329,16 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__detach)
-            opts="-v -i -q -h -V --invert-match --ignore-case --all --purge --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -q -h -V --invert-match --ignore-case --filter-pattern --all --purge --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filter-pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -355,12 +363,16 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__grep)
-            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filter-pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -787,7 +799,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__tail)
-            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --no-deaggregate --decode --max-decoded-size --poll-interval --max-read-rate --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-n -e -o -g -v -i -q -h -V --start --since --oldest --end --until --max-records --no-follow --shard --shard-key --output --timestamps --prefix --lf --grep --invert-match --ignore-case --filter-pattern --no-deaggregate --decode --max-decoded-size --poll-interval --max-read-rate --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -838,6 +850,10 @@ _ktail() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-pattern)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -55,6 +55,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --output 'Output format'
             cand -g 'Print only records matching this regex (repeatable: any may match)'
             cand --grep 'Print only records matching this regex (repeatable: any may match)'
+            cand --filter-pattern 'Print only records matching this CloudWatch Logs filter pattern (with -g: both must match)'
             cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
             cand --max-decoded-size 'The most one record may decompress to (e.g. 64MiB, 512KiB, 1000000); a record past it passes through as stored'
             cand --poll-interval 'How often a caught-up shard is polled (at least 200ms)'
@@ -84,6 +85,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --version 'Print version'
         }
         &'ktail;grep'= {
+            cand --filter-pattern 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN'
             cand --since 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --start 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
@@ -126,6 +128,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --version 'Print version'
         }
         &'ktail;attach'= {
+            cand --filter-pattern 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN'
             cand --since 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --start 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time'
             cand --decode 'Decompress records and split CloudWatch Logs envelopes into their log events'
@@ -158,6 +161,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --version 'Print version'
         }
         &'ktail;detach'= {
+            cand --filter-pattern 'The filter pattern given to `attach --filter-pattern`'
             cand --profile 'AWS profile to use (default: $AWS_PROFILE, then "default")'
             cand --region 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile''s region)'
             cand --endpoint-url 'Send every AWS call to this endpoint, e.g. a local emulator'

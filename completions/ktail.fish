@@ -55,6 +55,7 @@ complete -c ktail -n "__fish_ktail_using_subcommand tail" -s o -l output -d 'Out
 raw\t'Each record\'s bytes exactly as stored'
 json\t'One JSON object per record: stream, shard, sequence, sub_sequence, partition_key, arrival, data'"
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s g -l grep -d 'Print only records matching this regex (repeatable: any may match)' -r
+complete -c ktail -n "__fish_ktail_using_subcommand tail" -l filter-pattern -d 'Print only records matching this CloudWatch Logs filter pattern (with -g: both must match)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
 none\t'The bytes as stored'
 gzip\t'Every record is gzip'
@@ -82,6 +83,7 @@ complete -c ktail -n "__fish_ktail_using_subcommand tail" -s q -l quiet -d 'Prin
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand tail" -s V -l version -d 'Print version'
+complete -c ktail -n "__fish_ktail_using_subcommand grep" -l filter-pattern -d 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
 none\t'The bytes as stored'
@@ -122,6 +124,7 @@ complete -c ktail -n "__fish_ktail_using_subcommand grep" -s q -l quiet -d 'Prin
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand grep" -s V -l version -d 'Print version'
+complete -c ktail -n "__fish_ktail_using_subcommand attach" -l filter-pattern -d 'Match with this CloudWatch Logs filter pattern instead of a regex PATTERN' -r
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l since -l start -d 'Start at a point in time: a duration ago (30s, 5m, 1h30m), RFC 3339, or a local date-time' -r
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l decode -d 'Decompress records and split CloudWatch Logs envelopes into their log events' -r -f -a "auto\t'Recognise gzip, zlib and zstd by their first bytes, then CloudWatch Logs envelopes'
 none\t'The bytes as stored'
@@ -153,6 +156,7 @@ complete -c ktail -n "__fish_ktail_using_subcommand attach" -s q -l quiet -d 'Pr
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -l debug -d 'Log AWS SDK activity to stderr (credentials are never logged)'
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ktail -n "__fish_ktail_using_subcommand attach" -s V -l version -d 'Print version'
+complete -c ktail -n "__fish_ktail_using_subcommand detach" -l filter-pattern -d 'The filter pattern given to `attach --filter-pattern`' -r
 complete -c ktail -n "__fish_ktail_using_subcommand detach" -l profile -d 'AWS profile to use (default: $AWS_PROFILE, then "default")' -r
 complete -c ktail -n "__fish_ktail_using_subcommand detach" -l region -d 'AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, then the profile\'s region)' -r
 complete -c ktail -n "__fish_ktail_using_subcommand detach" -l endpoint-url -d 'Send every AWS call to this endpoint, e.g. a local emulator' -r

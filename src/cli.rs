@@ -251,7 +251,7 @@ pub struct FilterArgs {
     /// The syntax of `aws logs tail --filter-pattern`: terms (`ERROR -timeout`, `?ERROR ?WARN`),
     /// JSON (`{ $.status = 500 }`), space-delimited (`[ip, user, ..., status = 5*, bytes]`) and
     /// `%regex%`. Case-sensitive, as on AWS; -v and -i apply to -g only.
-    #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
+    #[arg(long, value_name = "FILTER", allow_hyphen_values = true)]
     pub filter_pattern: Option<String>,
 }
 
@@ -324,7 +324,7 @@ pub struct PatternArgs {
     #[arg(short = 'v', long)]
     pub invert_match: bool,
 
-    /// Match regardless of case (regex only: filter patterns are case-sensitive, as on AWS).
+    /// Match regardless of case.
     #[arg(short = 'i', long)]
     pub ignore_case: bool,
 }
@@ -397,6 +397,9 @@ pub struct AttachmentArgs {
     /// --filter-pattern is given).
     pub pattern: Option<String>,
 
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
     /// Match with this CloudWatch Logs filter pattern instead of a regex PATTERN.
     ///
     /// The syntax of `aws logs tail --filter-pattern`: terms (`ERROR -timeout`, `?ERROR ?WARN`),
@@ -409,9 +412,6 @@ pub struct AttachmentArgs {
         conflicts_with_all = ["pattern", "ignore_case"]
     )]
     pub filter_pattern: Option<String>,
-
-    #[command(flatten)]
-    pub pattern_args: PatternArgs,
 
     #[command(flatten)]
     pub start: StartArgs,
@@ -475,6 +475,9 @@ pub struct DetachArgs {
     #[arg(required_unless_present_any = ["all", "filter_pattern"])]
     pub pattern: Option<String>,
 
+    #[command(flatten)]
+    pub pattern_args: PatternArgs,
+
     /// The filter pattern given to `attach --filter-pattern`.
     #[arg(
         long,
@@ -483,9 +486,6 @@ pub struct DetachArgs {
         conflicts_with_all = ["pattern", "ignore_case"]
     )]
     pub filter_pattern: Option<String>,
-
-    #[command(flatten)]
-    pub pattern_args: PatternArgs,
 
     /// Remove every grep ktail attached to the stream.
     #[arg(long, conflicts_with_all = ["pattern", "filter_pattern"])]
