@@ -381,3 +381,97 @@ fn a_pattern_too_long_for_the_function_environment_exits_2_before_any_aws_call()
     ]);
     run_ktail(cmd, RUN).assert_code(1);
 }
+
+fn ktail(m: &Emulator, args: &[&str]) -> support::Output {
+    let mut cmd = m.ktail();
+    cmd.args(args);
+    run_ktail(cmd, RUN)
+}
+
+fn json_out(out: &support::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
+}
+
+/// The same text as a regex and as a filter pattern are two attachments: their own names, a
+/// function each with its own variable (MATCH or FILTER_PATTERN), `status` telling them apart, and
+/// `detach --filter-pattern` removing only the filter pattern's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_regex_and_a_filter_pattern_of_the_same_text_are_two_attachments() {
+    let m = support::moto();
+    let src = unique_name("fp-attach");
+    m.create_stream(&src, 1).await;
+    let regex = ktail(m, &["attach", &src, "ERROR", "-o", "json"]);
+    regex.assert_success();
+    let filter = ktail(
+        m,
+        &["attach", &src, "--filter-pattern", "ERROR", "-o", "json"],
+    );
+    filter.assert_success();
+    let (regex, filter) = (json_out(&regex), json_out(&filter));
+    assert_ne!(regex["function_name"], filter["function_name"]);
+    assert_eq!(filter["function_name"], base_name(&src, "ERROR"));
+    let lambda = m.lambda().await;
+    let variables = |name: String| {
+        let lambda = lambda.clone();
+        async move {
+            lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .unwrap()
+                .environment
+                .and_then(|e| e.variables)
+                .unwrap_or_default()
+        }
+    };
+    let env = variables(filter["function_name"].as_str().unwrap().to_owned()).await;
+    assert_eq!(env.get("FILTER_PATTERN").map(String::as_str), Some("ERROR"));
+    assert!(!env.contains_key("MATCH"), "{env:?}");
+    let env = variables(regex["function_name"].as_str().unwrap().to_owned()).await;
+    assert_eq!(env.get("MATCH").map(String::as_str), Some("ERROR"));
+    assert!(!env.contains_key("FILTER_PATTERN"), "{env:?}");
+
+    let out = ktail(m, &["status", "-o", "json"]);
+    out.assert_success();
+    let mut mine: Vec<(String, String)> = json_out(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["source_stream"] == src.as_str())
+        .map(|a| {
+            (
+                a["syntax"].as_str().unwrap_or_default().to_owned(),
+                a["options"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    mine.sort();
+    assert_eq!(
+        mine,
+        [
+            ("filter-pattern".to_owned(), "--filter-pattern".to_owned()),
+            ("regex".to_owned(), "none".to_owned())
+        ]
+    );
+
+    let out = ktail(m, &["detach", &src, "--filter-pattern", "ERROR"]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains(&format!(
+            "removed mapping {}",
+            filter["mapping_uuid"].as_str().unwrap()
+        )),
+        "{}",
+        out.stderr
+    );
+    let regex_mapping = lambda
+        .get_event_source_mapping()
+        .uuid(regex["mapping_uuid"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(regex_mapping.state(), Some("Enabled"), "the regex's stays");
+    ktail(m, &["detach", &src, "--all", "--purge"]).assert_success();
+}
