@@ -4,10 +4,10 @@
 //! backoff, until they are in or the retry policy gives up; what could not be put is handed back
 //! by index.
 //!
-//! PutRecords keeps no order across a partial failure: an entry sent again lands after the ones
-//! that went through with it. The pending entries are kept in request order, so a mode that
-//! resends a failed entry together with everything after it for the same shard fits in
-//! [`Writer::put`] without changing its callers.
+//! PutRecords keeps no order across a partial failure: any entry may fail (InternalFailure,
+//! throttling) while the ones after it go in, and the failed one, sent again, lands after them.
+//! A caller whose records must stay in order per shard splits them with [`calls_in_order`]: one
+//! record per shard in a call, so nothing of that shard is sent until the record before it is in.
 
 pub mod lines;
 
@@ -82,6 +82,34 @@ pub fn calls<R: Record>(records: &[R]) -> Vec<Range<usize>> {
     for (i, record) in records.iter().enumerate() {
         let size = record.size();
         if i > start && !fits(i - start, bytes, size) {
+            calls.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        calls.push(start..records.len());
+    }
+    calls
+}
+
+/// Like [`calls`], with at most one record of each `lane` (the records that must land in order,
+/// e.g. one source shard's) in a call: a record is sent only after the one before it in its lane
+/// is in, so a failure in the middle of a call cannot let later records of its lane overtake it.
+/// Records of different lanes still share calls.
+pub fn calls_in_order<R: Record, L: PartialEq>(
+    records: &[R],
+    lane: impl Fn(&R) -> L,
+) -> Vec<Range<usize>> {
+    let mut calls = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, record) in records.iter().enumerate() {
+        let size = record.size();
+        let own = lane(record);
+        let lane_taken = records[start..i].iter().any(|r| lane(r) == own);
+        if i > start && (lane_taken || !fits(i - start, bytes, size)) {
             calls.push(start..i);
             start = i;
             bytes = 0;
@@ -329,5 +357,23 @@ mod tests {
         let over: Vec<Sized> = vec![entry(10), Sized(6 * 1024 * 1024), entry(10)];
         assert_eq!(calls(&over), vec![0..1, 1..2, 2..3]);
         assert!(calls::<Sized>(&[]).is_empty());
+    }
+
+    #[test]
+    fn calls_in_order_hold_one_record_per_lane() {
+        let records: Vec<Sized> = (0..6).map(|_| entry(10)).collect();
+        // Lanes a a b a b c: a call ends where its lane already has a record.
+        let lanes = ['a', 'a', 'b', 'a', 'b', 'c'];
+        let lane = |r: &Sized| lanes[records.iter().position(|x| std::ptr::eq(x, r)).unwrap()];
+        assert_eq!(calls_in_order(&records, lane), vec![0..1, 1..3, 3..6]);
+        // One lane: one record a call. All different: the plain limits.
+        assert_eq!(calls_in_order(&records, |_| 0).len(), 6);
+        let many: Vec<Sized> = (0..1001).map(|_| entry(10)).collect();
+        let distinct = |r: &Sized| many.iter().position(|x| std::ptr::eq(x, r));
+        assert_eq!(
+            calls_in_order(&many, distinct),
+            vec![0..500, 500..1000, 1000..1001]
+        );
+        assert!(calls_in_order::<Sized, u8>(&[], |_| 0).is_empty());
     }
 }

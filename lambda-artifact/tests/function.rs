@@ -782,3 +782,103 @@ async fn a_match_near_1_mib_keeps_its_place() {
         "out of order or missing"
     );
 }
+
+/// PutRecords may fail any entry of a call (InternalFailure, throttling) while the ones after it go
+/// in. A match that fails in the middle must still land before the matches behind it (issue 12,
+/// item 9): a proxy fails the second entry the function ever sends, once, and really puts the
+/// others of that call, as Kinesis does.
+#[tokio::test]
+async fn a_failed_entry_in_the_middle_keeps_the_order() {
+    let kinesis = support::ferrokinesis();
+    let out = support::unique_name("out");
+    kinesis.create_stream(&out, 1).await;
+    let upstream = kinesis.endpoint.clone();
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let proxy = support::fault_proxy::start_answering(
+        &kinesis.endpoint,
+        "PutRecords",
+        Arc::new(move |_, body| {
+            let request: Value = serde_json::from_slice(body).ok()?;
+            let entries = request["Records"].as_array()?;
+            let first = sent.fetch_add(entries.len(), std::sync::atomic::Ordering::SeqCst);
+            let failing = (first..first + entries.len()).position(|ordinal| ordinal == 1)?;
+            let mut through = request.clone();
+            through["Records"] = Value::Array(
+                entries
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != failing)
+                    .map(|(_, entry)| entry.clone())
+                    .collect(),
+            );
+            let mut results = match through["Records"].as_array().map(Vec::len) {
+                Some(0) => Vec::new(),
+                _ => post(&upstream, "PutRecords", &through)["Records"]
+                    .as_array()?
+                    .clone(),
+            };
+            results.insert(
+                failing,
+                json!({"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service failure."}),
+            );
+            let answer = json!({"FailedRecordCount": 1, "Records": results});
+            Some((200, answer.to_string()))
+        }),
+    );
+    let client = kinesis_client_at(&kinesis, &proxy.endpoint).await;
+    let handler = Handler::new(
+        config(&[("MATCH", "error"), ("STREAM_NAME", &out)]),
+        client,
+        support::moto().lambda().await,
+    )
+    .with_backoff(Backoff::exponential(
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    ));
+    // Three matches of 900 KB: one aggregate each, small enough for one PutRecords call together.
+    let input: Vec<Vec<u8>> = (0..3)
+        .map(|i| format!("error {i} {}", "z".repeat(900 * 1024)).into_bytes())
+        .collect();
+    let (response, report) = handler
+        .process(event(&one_shard(&input)), in_a_minute())
+        .await;
+    assert!(failures(&response).is_empty(), "{report:?}");
+    assert!(report.retries > 0, "the proxy failed nothing: {report:?}");
+    let got = datas(&read_back(&kinesis, &out).await);
+    let heads = |records: &[Vec<u8>]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r[..8]).into_owned())
+            .collect()
+    };
+    assert_eq!(heads(&got), heads(&input));
+}
+
+/// One Kinesis JSON call straight to an emulator (no SDK: this runs on a proxy thread, outside the
+/// test's runtime). Emulators do not check signatures.
+fn post(upstream: &str, operation: &str, body: &Value) -> Value {
+    use std::io::{Read, Write};
+    let host = upstream.trim_start_matches("http://").trim_end_matches('/');
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the emulator");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-amz-json-1.1\r\n\
+         x-amz-target: Kinesis_20131202.{operation}\r\n\
+         authorization: AWS4-HMAC-SHA256 Credential=test/20261203/us-east-1/kinesis/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nx-amz-date: 20261203T000000Z\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send to the emulator");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("read the emulator's answer");
+    let start = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer")
+        + 4;
+    serde_json::from_slice(&response[start..]).expect("a JSON answer")
+}

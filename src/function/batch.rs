@@ -85,9 +85,15 @@ impl Plan {
         self.sources.len()
     }
 
-    /// The entries split into PutRecords calls, in order, each within the API's limits.
+    /// The entries split into PutRecords calls, in order, each within the API's limits and with
+    /// at most one entry of each source shard: a shard's matches go to one output shard, and an
+    /// entry that fails in the middle of a call would otherwise land after the ones behind it.
     pub fn calls(&self) -> Vec<Range<usize>> {
-        put_records::calls(&self.entries)
+        put_records::calls_in_order(&self.entries, |entry| {
+            self.sources
+                .get(entry.first_source)
+                .map(|source| source.shard_id.as_str())
+        })
     }
 }
 
@@ -399,6 +405,24 @@ pub(crate) mod tests {
         let big: Vec<Entry> = (0..6).map(|_| entry(1024 * 1024 - 1)).collect();
         assert_eq!(calls(&big), vec![0..5, 5..6]);
         assert!(calls(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_call_carries_one_entry_per_source_shard() {
+        let source = |shard: &str| Source {
+            shard_id: shard.to_owned(),
+            sequence_number: "1".to_owned(),
+        };
+        let plan = Plan {
+            sources: vec![source("shard-a"), source("shard-a"), source("shard-b")],
+            // a, a, b, a: the second and fourth wait for the a before them.
+            entries: [0, 1, 2, 1]
+                .iter()
+                .map(|&first| Entry::new(vec![0; 10], "k", first, 1))
+                .collect(),
+            ..Plan::default()
+        };
+        assert_eq!(plan.calls(), vec![0..1, 1..3, 3..4]);
     }
 }
 
