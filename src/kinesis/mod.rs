@@ -222,6 +222,7 @@ async fn follow<S: Sink>(
     let tallies = Tallies::default();
     let reader_config = Arc::new(ReaderConfig {
         stream: config.stream.clone(),
+        get_records: reader::get_records_client(client),
         poll_interval: config.poll_interval,
         read_rate: config.read_rate,
         follow: config.follow,

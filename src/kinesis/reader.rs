@@ -99,10 +99,25 @@ impl Default for ReadRate {
     }
 }
 
+/// The client GetRecords goes through: `client` with the SDK's retries off. Every call counts
+/// against the shard's five per second, so every retry goes through the reader's pacing and
+/// backoff instead of the SDK's (which would retry a throttled call at once). Built once per
+/// tail: a per-call configuration override costs CPU on every poll of every shard.
+pub fn get_records_client(client: &Client) -> Client {
+    let config = client
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
 /// What every reader of one tail shares.
 #[derive(Debug)]
 pub struct ReaderConfig {
     pub stream: StreamRef,
+    /// GetRecords' client, from [`get_records_client`].
+    pub get_records: Client,
     /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
     /// How often a shard is polled at most, behind or not.
@@ -181,17 +196,11 @@ pub async fn read_shard(
         }
         let limit_used = limit;
         let call = reader
-            .client
+            .config
+            .get_records
             .get_records()
             .shard_iterator(&iterator)
             .limit(limit_used)
-            .customize()
-            // Every call counts against the shard's five per second, so every retry goes
-            // through this loop's pacing and backoff instead of the SDK's (which would retry a
-            // throttled call at once).
-            .config_override(
-                aws_sdk_kinesis::config::Builder::new().retry_config(RetryConfig::disabled()),
-            )
             .send();
         let response = tokio::select! {
             biased;
