@@ -13,6 +13,7 @@ mod filter_pattern;
 mod grep;
 mod kpl;
 mod put;
+mod realism;
 mod tail;
 mod testkit;
 mod ux;

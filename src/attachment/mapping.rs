@@ -91,10 +91,18 @@ pub async fn list(
 /// Creates the mapping, or re-enables and updates an existing one, then waits until it is Enabled.
 /// A mapping this call created that does not become Enabled is deleted again.
 pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<Ensured> {
-    let existing = list(lambda, &spec.function_name)
+    let mut existing = list(lambda, &spec.function_name)
         .await?
         .into_iter()
         .find(|m| m.event_source_arn() == Some(spec.source_arn.as_str()));
+    // A deleted mapping stays listed as Deleting for seconds and can be neither updated nor
+    // replaced until it is gone (DeleteEventSourceMapping API reference): wait it out.
+    if let Some(deleting) = existing.as_ref().filter(|m| is_deleting(m)) {
+        if let Some(uuid) = deleting.uuid() {
+            wait_gone(lambda, uuid).await?;
+        }
+        existing = None;
+    }
     let Some(existing) = existing else {
         let Some(uuid) = create(lambda, spec, policy_is_fresh).await? else {
             // Another ktail created it a moment ago: use that one.
@@ -239,6 +247,34 @@ async fn settle(lambda: &Client, uuid: &str) -> Result<String> {
         }
         let Some(wait) = poll.failed() else {
             bail!("event source mapping {uuid} is still {state}; check it with `ktail status`");
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Whether the mapping was deleted and is on its way out (listed for seconds after
+/// DeleteEventSourceMapping).
+pub fn is_deleting(mapping: &EventSourceMappingConfiguration) -> bool {
+    mapping.state() == Some("Deleting")
+}
+
+/// Waits until a deleted mapping is no longer there.
+async fn wait_gone(lambda: &Client, uuid: &str) -> Result<()> {
+    let mut poll = Retry::new(SETTLE_POLL).with_deadline(Instant::now() + SETTLE_TIMEOUT);
+    loop {
+        let found = lambda
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .not_found_as_none(|| format!("cannot read event source mapping {uuid}"))?;
+        if found.is_none() {
+            return Ok(());
+        }
+        let Some(wait) = poll.failed() else {
+            bail!(
+                "event source mapping {uuid} is still being deleted; try again in a minute (`ktail status` shows it)"
+            );
         };
         tokio::time::sleep(wait).await;
     }

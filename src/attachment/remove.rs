@@ -74,6 +74,11 @@ pub async fn remove(
         for m in mapping::list(&clients.lambda, &target.function_name).await? {
             let Some(uuid) = m.uuid() else { continue };
             let step = progress.step(format!("removing event source mapping {uuid}"));
+            // Deleted already and still listed for a few seconds; AWS refuses a second delete.
+            if mapping::is_deleting(&m) {
+                step.done("already being removed");
+                continue;
+            }
             if mapping::delete(&clients.lambda, uuid).await? {
                 removed.push(Removed {
                     kind: "mapping",

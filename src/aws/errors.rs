@@ -103,6 +103,7 @@ not_found! {
     aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::delete_event_source_mapping::DeleteEventSourceMappingError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::delete_function::DeleteFunctionError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::get_function::GetFunctionError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsError => is_resource_not_found_exception,
     aws_sdk_iam::operation::delete_role::DeleteRoleError => is_no_such_entity_exception,

@@ -72,6 +72,37 @@ pub trait Intercept: Send + Sync + 'static {
 
     /// A forwarded call's response, with the request's body.
     fn response(&self, _operation: &str, _request: &[u8], _status: u16, _body: &[u8]) {}
+
+    /// [`Intercept::request`] with the whole call in view, for the REST (Lambda) and query (IAM)
+    /// protocols, whose operation is in the method and path or the form body, not in
+    /// X-Amz-Target.
+    fn call(&self, call: &Call<'_>) -> Option<(u16, String)> {
+        self.request(call.operation, call.body)
+    }
+
+    /// [`Intercept::wants_response`] with the whole call in view.
+    fn wants_call_response(&self, call: &Call<'_>) -> bool {
+        self.wants_response(call.operation)
+    }
+
+    /// [`Intercept::response`] with the whole call in view; may return a body to send the client
+    /// instead of the emulator's.
+    fn call_response(&self, call: &Call<'_>, status: u16, body: &[u8]) -> Option<Vec<u8>> {
+        self.response(call.operation, call.body, status, body);
+        None
+    }
+}
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The request target: path and query, e.g. `/2015-03-31/functions/f/configuration`.
+    pub path: &'a str,
+    /// X-Amz-Target's operation, or "".
+    pub operation: &'a str,
+    pub body: &'a [u8],
 }
 
 /// [`start_answering`]'s interception: `answer` picks among the calls of one operation.
@@ -135,7 +166,19 @@ fn serve(client: TcpStream, upstream: &str, intercept: &dyn Intercept) -> io::Re
             .and_then(|t| t.rsplit_once('.'))
             .map_or("", |(_, op)| op)
             .to_string();
-        if let Some((status, answer_body)) = intercept.request(&operation, &body) {
+        let request_line = String::from_utf8_lossy(&head);
+        let mut words = request_line.split_whitespace();
+        let (method, path) = (
+            words.next().unwrap_or("").to_string(),
+            words.next().unwrap_or("").to_string(),
+        );
+        let call = Call {
+            method: &method,
+            path: &path,
+            operation: &operation,
+            body: &body,
+        };
+        if let Some((status, answer_body)) = intercept.call(&call) {
             write!(
                 client,
                 "HTTP/1.1 {status} Injected\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{}",
@@ -153,7 +196,7 @@ fn serve(client: TcpStream, upstream: &str, intercept: &dyn Intercept) -> io::Re
         };
         let chunked =
             header(&response_headers, "transfer-encoding").is_some_and(|t| t.contains("chunked"));
-        if intercept.wants_response(&operation) {
+        if intercept.wants_call_response(&call) {
             // Read it whole, show it, pass it on framed by Content-Length.
             let response = if chunked {
                 read_chunked(&mut server_reader)?
@@ -166,7 +209,9 @@ fn serve(client: TcpStream, upstream: &str, intercept: &dyn Intercept) -> io::Re
                 .nth(1)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            intercept.response(&operation, &body, status, &response);
+            let response = intercept
+                .call_response(&call, status, &response)
+                .unwrap_or(response);
             client.write_all(&reframed(&response_head, response.len()))?;
             client.write_all(&response)?;
         } else {

@@ -1166,6 +1166,7 @@ extern "C" fn kill_children_at_exit() {
 pub mod esm_poller;
 pub mod fault_proxy;
 pub mod lambda_runtime;
+pub mod realism;
 pub mod throttle;
 pub mod tls_front;
 

@@ -1,0 +1,106 @@
+//! Issue 12: the control plane through the realism layer (`ktail_testkit::realism`), which makes
+//! moto behave as Lambda and IAM do on AWS: IAM changes take seconds to reach Lambda, functions are
+//! `Pending` and updates `InProgress`, mappings are `Creating`, `Updating` and `Deleting` for
+//! seconds, and IAM is one for every region. Each test names the divergence of issue 12 it proves
+//! and failed before its fix. Counts, never timings, say what ktail did.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use ktail_testkit::realism::{self, Realism};
+use ktail_testkit::{self as support, Emulator, Output};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+fn run(layer: &Realism, args: &[&str]) -> Output {
+    let mut cmd = layer.ktail();
+    cmd.args(args);
+    support::run_ktail(cmd, TIMEOUT)
+}
+
+fn json_out(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
+}
+
+async fn source_stream(m: &Emulator, prefix: &str) -> String {
+    let name = support::unique_name(prefix);
+    m.create_stream(&name, 1).await;
+    name
+}
+
+/// The layer's behaviours all meet a fresh attach: the new role cannot be assumed at first, the
+/// function is Pending, the mapping Creating. attach waits each out and ends with an Enabled
+/// mapping (this held before issue 12; it proves the layer is in the way).
+#[tokio::test]
+async fn a_fresh_attach_waits_out_iam_pending_and_creating() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-fresh").await;
+    let out = run(&layer, &["attach", &src, "ERROR", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    assert_eq!(report["function"], "created");
+    assert_eq!(report["mapping"], "created");
+    assert!(
+        layer.refused("InvalidParameterValueException") >= 1,
+        "the layer refused the fresh role at least once"
+    );
+    let state = m
+        .lambda()
+        .await
+        .get_event_source_mapping()
+        .uuid(report["mapping_uuid"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(state.as_deref(), Some("Enabled"));
+}
+
+// ---- item 3: mapping deletion is asynchronous -------------------------------------------------
+
+/// Issue 12 item 3: a deleted mapping stays listed as `Deleting` for seconds. attach took it for a
+/// settled mapping and updated it (ResourceInUseException on AWS), so `attach` right after
+/// `detach` failed. Now it waits the Deleting mapping out, then creates a new one.
+#[tokio::test]
+async fn attach_right_after_detach_waits_the_deleting_mapping_out() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-reattach").await;
+    let first = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    first.assert_success();
+    let first = json_out(&first);
+    run(&layer, &["detach", &src, "x"]).assert_success();
+
+    let again = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    again.assert_success();
+    let again = json_out(&again);
+    assert_eq!(again["mapping"], "created", "{again}");
+    assert_ne!(again["mapping_uuid"], first["mapping_uuid"]);
+    assert_eq!(
+        layer.calls("UpdateEventSourceMapping"),
+        0,
+        "a Deleting mapping is never updated"
+    );
+}
+
+/// Issue 12 item 3, the same for detach: a mapping already `Deleting` is not deleted again (which
+/// AWS refuses), so `detach` twice in a row succeeds.
+#[tokio::test]
+async fn detach_twice_in_a_row_leaves_a_deleting_mapping_alone() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-detach2").await;
+    run(&layer, &["attach", &src, "x"]).assert_success();
+    run(&layer, &["detach", &src, "x"]).assert_success();
+    let again = run(&layer, &["detach", &src, "x"]);
+    again.assert_success();
+    assert_eq!(
+        layer.calls("DeleteEventSourceMapping"),
+        1,
+        "{}",
+        again.stderr
+    );
+}
