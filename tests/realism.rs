@@ -104,3 +104,74 @@ async fn detach_twice_in_a_row_leaves_a_deleting_mapping_alone() {
         again.stderr
     );
 }
+
+// ---- item 5: function and mapping states ------------------------------------------------------
+
+/// What Lambda answers an update that arrives while another is in progress (the realism layer's
+/// own wording of it, as in the UpdateFunctionConfiguration API reference).
+const UPDATE_IN_PROGRESS: &str =
+    "The operation cannot be performed at this time. An update is in progress for resource: f";
+
+/// Issue 12 item 5: after an update a function's `LastUpdateStatus` is `InProgress`, and another
+/// update then fails with ResourceConflictException. ktail waits for the function before each
+/// update, but an update by someone else (another ktail renewing its deadline, a deploy) can land
+/// between that wait and ktail's call: the attach failed. Now a conflicting update waits for the
+/// function and tries again, with the retry policy of `src/retry.rs`.
+#[tokio::test]
+async fn an_update_that_meets_another_in_progress_waits_and_retries() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-conflict").await;
+    run(&layer, &["attach", &src, "x"]).assert_success();
+
+    layer.fail(
+        "UpdateFunctionConfiguration",
+        1,
+        409,
+        "ResourceConflictException",
+        UPDATE_IN_PROGRESS,
+    );
+    let out = run(
+        &layer,
+        &["attach", &src, "x", "--memory", "256", "-o", "json"],
+    );
+    out.assert_success();
+    assert_eq!(json_out(&out)["function"], "updated");
+    assert_eq!(layer.calls("UpdateFunctionConfiguration"), 2);
+    let memory = m
+        .lambda()
+        .await
+        .get_function_configuration()
+        .function_name(json_out(&out)["function_name"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .memory_size;
+    assert_eq!(memory, Some(256));
+}
+
+/// Issue 12 item 5, for mappings: an update of a mapping that is `Updating` or `Creating` fails
+/// with ResourceInUseException. A mapping changed by someone else between ktail's wait and its
+/// update made the attach fail; now it waits for the mapping and tries again.
+#[tokio::test]
+async fn a_mapping_update_that_meets_another_waits_and_retries() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-esm-busy").await;
+    run(&layer, &["attach", &src, "x"]).assert_success();
+
+    layer.fail(
+        "UpdateEventSourceMapping",
+        1,
+        400,
+        "ResourceInUseException",
+        "Cannot update the event source mapping because it is in use.",
+    );
+    let out = run(
+        &layer,
+        &["attach", &src, "x", "--parallel", "2", "-o", "json"],
+    );
+    out.assert_success();
+    assert_eq!(json_out(&out)["mapping"], "updated");
+    assert_eq!(layer.calls("UpdateEventSourceMapping"), 2);
+}

@@ -9,6 +9,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::client::Waiters as _;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeError;
 use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
@@ -16,9 +17,9 @@ use aws_sdk_lambda::types::{
 };
 
 use super::artifact::{self, Architecture};
-use super::{Change, iam_propagation};
+use super::{BUSY, Change, iam_propagation};
 use crate::aws::errors::{AwsResultExt as _, error as aws_error, wait_error};
-use crate::retry::retry;
+use crate::retry::{Retry, retry};
 
 pub const HANDLER: &str = "bootstrap";
 /// Covers the function's own bounded PutRecords retries with room to spare; a stuck invocation
@@ -91,17 +92,27 @@ pub async fn ensure(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -
             detail: "up to date",
         });
     }
-    // An update started elsewhere must finish before Lambda accepts ours.
-    wait_updated(lambda, &spec.name).await?;
     if code_differs {
-        lambda
-            .update_function_code()
-            .function_name(&spec.name)
-            .zip_file(Blob::new(artifact::zip(spec.arch)))
-            .architectures(lambda_arch(spec.arch))
-            .send()
-            .await
-            .or_aws_error(|| format!("cannot upload the code of function {}", spec.name))?;
+        update(
+            lambda,
+            &spec.name,
+            false,
+            |err: &SdkError<UpdateFunctionCodeError, _>| {
+                err.as_service_error()
+                    .is_some_and(|e| e.is_resource_conflict_exception())
+            },
+            |_| false,
+            || format!("cannot upload the code of function {}", spec.name),
+            || {
+                lambda
+                    .update_function_code()
+                    .function_name(&spec.name)
+                    .zip_file(Blob::new(artifact::zip(spec.arch)))
+                    .architectures(lambda_arch(spec.arch))
+                    .send()
+            },
+        )
+        .await?;
         wait_updated(lambda, &spec.name).await?;
     }
     if config_differs {
@@ -198,17 +209,64 @@ async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Re
         .with_context(|| format!("Lambda returned no ARN for function {}", spec.name))
 }
 
+/// Makes one update of function `name` once no other update of it is in progress: waits for the
+/// function, calls, and calls again when Lambda answers that an update is in progress after all
+/// (`conflict`: someone else's update landed in between; [`BUSY`] says how often) or, when
+/// `role_is_fresh`, that it cannot use the role yet (`iam`: [`iam_propagation`]).
+async fn update<T, E, R, Fut, W: std::fmt::Display>(
+    lambda: &Client,
+    name: &str,
+    role_is_fresh: bool,
+    conflict: impl Fn(&SdkError<E, R>) -> bool,
+    iam: impl Fn(&SdkError<E, R>) -> bool,
+    what: impl FnOnce() -> W,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut busy = Retry::new(BUSY);
+    let mut propagation = Retry::new(iam_propagation(role_is_fresh));
+    loop {
+        wait_updated(lambda, name).await?;
+        let err = match call().await {
+            Ok(out) => return Ok(out),
+            Err(err) => err,
+        };
+        let again = if conflict(&err) {
+            busy.failed()
+        } else if iam(&err) {
+            propagation.failed()
+        } else {
+            None
+        };
+        match again {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => return Err(aws_error(err, what())),
+        }
+    }
+}
+
 async fn update_configuration(
     lambda: &Client,
     spec: &FunctionSpec,
     role_is_fresh: bool,
 ) -> Result<()> {
-    retry(
-        iam_propagation(role_is_fresh),
+    update(
+        lambda,
+        &spec.name,
+        role_is_fresh,
         |err: &SdkError<UpdateFunctionConfigurationError, _>| {
+            err.as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception())
+        },
+        |err| {
             err.as_service_error()
                 .is_some_and(|e| e.is_invalid_parameter_value_exception())
         },
+        || format!("cannot update the configuration of function {}", spec.name),
         || {
             lambda
                 .update_function_configuration()
@@ -222,8 +280,7 @@ async fn update_configuration(
                 .send()
         },
     )
-    .await
-    .or_aws_error(|| format!("cannot update the configuration of function {}", spec.name))?;
+    .await?;
     Ok(())
 }
 
@@ -251,14 +308,25 @@ pub async fn set_env(lambda: &Client, name: &str, key: &str, value: &str) -> Res
         return Ok(());
     }
     env.insert(key.to_owned(), value.to_owned());
-    wait_updated(lambda, name).await?;
-    lambda
-        .update_function_configuration()
-        .function_name(name)
-        .environment(environment(&env))
-        .send()
-        .await
-        .or_aws_error(|| format!("cannot update the configuration of function {name}"))?;
+    update(
+        lambda,
+        name,
+        false,
+        |err: &SdkError<UpdateFunctionConfigurationError, _>| {
+            err.as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception())
+        },
+        |_| false,
+        || format!("cannot update the configuration of function {name}"),
+        || {
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .environment(environment(&env))
+                .send()
+        },
+    )
+    .await?;
     wait_updated(lambda, name).await
 }
 

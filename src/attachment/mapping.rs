@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Change, iam_propagation};
+use super::{BUSY, Change, iam_propagation};
 use crate::aws::errors::{AwsResultExt as _, error as aws_error, is_not_found};
 use crate::kinesis::Start;
 use crate::retry::{Backoff, Retry, retry};
@@ -142,19 +142,46 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
             detail: "enabled",
         });
     }
-    lambda
-        .update_event_source_mapping()
-        .uuid(&uuid)
-        .enabled(true)
-        .batch_size(BATCH_SIZE)
-        .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
-        .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
-        .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
-        .bisect_batch_on_function_error(true)
-        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-        .send()
-        .await
-        .or_aws_error(|| format!("cannot update event source mapping {uuid}"))?;
+    // A change by someone else can land between the wait above and this call: Lambda then
+    // refuses ours with ResourceInUseException until that one settles.
+    let mut busy = Retry::new(BUSY);
+    loop {
+        let updated = lambda
+            .update_event_source_mapping()
+            .uuid(&uuid)
+            .enabled(true)
+            .batch_size(BATCH_SIZE)
+            .maximum_batching_window_in_seconds(BATCHING_WINDOW_SECONDS)
+            .parallelization_factor(i32::try_from(spec.parallel).unwrap_or(1))
+            .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
+            .bisect_batch_on_function_error(true)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => break,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                let Some(wait) = busy.failed() else {
+                    return Err(aws_error(
+                        err,
+                        format!("cannot update event source mapping {uuid}"),
+                    ));
+                };
+                tokio::time::sleep(wait).await;
+                settle(lambda, &uuid).await?;
+            }
+            Err(err) => {
+                return Err(aws_error(
+                    err,
+                    format!("cannot update event source mapping {uuid}"),
+                ));
+            }
+        }
+    }
     wait_enabled(lambda, &uuid).await?;
     Ok(Ensured {
         uuid,

@@ -112,6 +112,16 @@ pub(crate) fn iam_propagation(fresh: bool) -> Backoff {
     })
 }
 
+/// The retry policy for a change that meets another change of the same function or mapping still
+/// in progress (Lambda: ResourceConflictException for a function whose update is InProgress,
+/// ResourceInUseException for a mapping that is Creating or Updating): someone else's change
+/// landed between ktail's wait for the resource and its call. ktail waits for the resource again
+/// and retries, a few times.
+pub(crate) const BUSY: Backoff =
+    Backoff::exponential(Duration::from_secs(1), Duration::from_secs(8))
+        .with_jitter()
+        .max_attempts(6);
+
 #[cfg(test)]
 mod tests {
     use super::*;
