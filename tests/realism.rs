@@ -175,3 +175,55 @@ async fn a_mapping_update_that_meets_another_waits_and_retries() {
     assert_eq!(json_out(&out)["mapping"], "updated");
     assert_eq!(layer.calls("UpdateEventSourceMapping"), 2);
 }
+
+// ---- item 4, second half: retry only what IAM propagation causes -------------------------------
+
+/// Issue 12 item 4: every InvalidParameterValueException from CreateFunction was retried for
+/// ~36 s as if it were IAM propagation. Now only the messages IAM propagation causes ("cannot be
+/// assumed", "Cannot access stream") are retried; any other fails at once, with AWS's message on
+/// one line. (The message is Lambda's for an environment over 4 KB, which ktail also checks
+/// before any call; here the layer sends it whatever the size.)
+#[tokio::test]
+async fn an_invalid_parameter_that_is_not_iam_propagation_fails_at_once() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-badparam").await;
+    let message = "Lambda was unable to configure your environment variables because the \
+                   environment variables you have provided exceeded the 4KB limit.";
+    layer.fail(
+        "CreateFunction",
+        20,
+        400,
+        "InvalidParameterValueException",
+        message,
+    );
+    let out = run(&layer, &["attach", &src, "x"]);
+    out.assert_code(1);
+    assert_eq!(layer.calls("CreateFunction"), 1, "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("ktail:"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        line.contains(&format!("InvalidParameterValueException: {message}")),
+        "{line}"
+    );
+}
+
+/// The other half: the message a fresh role gets while IAM propagates is still retried.
+#[tokio::test]
+async fn a_role_lambda_cannot_assume_yet_is_retried() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-assume").await;
+    layer.fail(
+        "CreateFunction",
+        2,
+        400,
+        "InvalidParameterValueException",
+        "The role defined for the function cannot be assumed by Lambda.",
+    );
+    run(&layer, &["attach", &src, "x"]).assert_success();
+    assert!(layer.calls("CreateFunction") >= 3);
+}

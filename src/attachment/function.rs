@@ -18,7 +18,7 @@ use aws_sdk_lambda::types::{
 
 use super::artifact::{self, Architecture};
 use super::{BUSY, Change, iam_propagation};
-use crate::aws::errors::{AwsResultExt as _, error as aws_error, wait_error};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error, is_iam_propagation, wait_error};
 use crate::retry::{Retry, retry};
 
 pub const HANDLER: &str = "bootstrap";
@@ -149,10 +149,7 @@ async fn create(lambda: &Client, spec: &FunctionSpec, role_is_fresh: bool) -> Re
     // with InvalidParameterValue until IAM catches up.
     let result = retry(
         iam_propagation(role_is_fresh),
-        |err: &SdkError<CreateFunctionError, _>| {
-            err.as_service_error()
-                .is_some_and(|e| e.is_invalid_parameter_value_exception())
-        },
+        |err: &SdkError<CreateFunctionError, _>| is_iam_propagation(err),
         || {
             lambda
                 .create_function()
@@ -262,10 +259,7 @@ async fn update_configuration(
             err.as_service_error()
                 .is_some_and(|e| e.is_resource_conflict_exception())
         },
-        |err| {
-            err.as_service_error()
-                .is_some_and(|e| e.is_invalid_parameter_value_exception())
-        },
+        is_iam_propagation,
         || format!("cannot update the configuration of function {}", spec.name),
         || {
             lambda

@@ -14,7 +14,7 @@ use aws_sdk_lambda::types::{
 use chrono::{DateTime, Utc};
 
 use super::{BUSY, Change, iam_propagation};
-use crate::aws::errors::{AwsResultExt as _, error as aws_error, is_not_found};
+use crate::aws::errors::{AwsResultExt as _, error as aws_error, is_iam_propagation, is_not_found};
 use crate::kinesis::Start;
 use crate::retry::{Backoff, Retry, retry};
 
@@ -209,10 +209,7 @@ async fn create(
     // Lambda checks the role's permissions on the stream, which IAM may not show it yet.
     let result = retry(
         iam_propagation(policy_is_fresh),
-        |err: &SdkError<CreateEventSourceMappingError, _>| {
-            err.as_service_error()
-                .is_some_and(|e| e.is_invalid_parameter_value_exception())
-        },
+        |err: &SdkError<CreateEventSourceMappingError, _>| is_iam_propagation(err),
         || {
             lambda
                 .create_event_source_mapping()

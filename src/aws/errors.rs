@@ -75,6 +75,33 @@ where
     anyhow::anyhow!("{what}: {}", causes(&err))
 }
 
+/// What Lambda says, as an `InvalidParameterValueException`, while IAM has not yet shown it a role
+/// or policy created or changed moments ago ("Changes that I make are not always immediately
+/// visible", IAM User Guide): CreateFunction's "The role defined for the function cannot be
+/// assumed by Lambda.", CreateEventSourceMapping's "Cannot access stream … Please ensure the role
+/// can perform …" and "The provided execution role does not have permissions to call …". Lambda
+/// models no separate error for it, so these are the one place ktail reads message text.
+const IAM_PROPAGATION_MESSAGES: [&str; 3] = [
+    "cannot be assumed by lambda",
+    "cannot access stream",
+    "execution role does not have permissions",
+];
+
+/// Whether Lambda refused the call only because IAM is still propagating a new role or policy:
+/// worth calling again for a while. Any other `InvalidParameterValueException` is final.
+pub fn is_iam_propagation<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    err.as_service_error().is_some_and(|e| {
+        e.code() == Some("InvalidParameterValueException")
+            && e.message().is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                IAM_PROPAGATION_MESSAGES.iter().any(|t| m.contains(t))
+            })
+    })
+}
+
 /// An operation error that can say "the resource does not exist".
 pub trait NotFound {
     fn is_not_found(&self) -> bool;
@@ -208,6 +235,31 @@ mod tests {
             assert!(!text.contains(debug), "{text}");
         }
         assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn only_iam_propagation_messages_are_transient() {
+        use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+        let invalid = |message: &str| -> SdkError<CreateFunctionError, ()> {
+            SdkError::service_error(
+                CreateFunctionError::generic(
+                    ErrorMetadata::builder()
+                        .code("InvalidParameterValueException")
+                        .message(message)
+                        .build(),
+                ),
+                (),
+            )
+        };
+        assert!(is_iam_propagation(&invalid(
+            "The role defined for the function cannot be assumed by Lambda."
+        )));
+        assert!(is_iam_propagation(&invalid(
+            "Cannot access stream arn:aws:kinesis:us-east-1:1:stream/s. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM."
+        )));
+        assert!(!is_iam_propagation(&invalid(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit."
+        )));
     }
 
     #[test]
