@@ -355,10 +355,16 @@ async fn role_policy_is_exactly_least_privilege() {
     let account = source_arn.split(':').nth(4).unwrap();
     let logs = format!("arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/{name}");
 
+    let role_name = report["role_arn"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
     let iam = m.iam().await;
     let role = iam
         .get_role()
-        .role_name(name)
+        .role_name(role_name)
         .send()
         .await
         .unwrap()
@@ -371,7 +377,7 @@ async fn role_policy_is_exactly_least_privilege() {
     );
     let policies = iam
         .list_role_policies()
-        .role_name(name)
+        .role_name(role_name)
         .send()
         .await
         .unwrap();
@@ -390,7 +396,7 @@ async fn role_policy_is_exactly_least_privilege() {
             "Resource": format!("{logs}:log-stream:*")},
     ]);
     assert_eq!(
-        inline_policy(&iam, name).await["Statement"],
+        inline_policy(&iam, role_name).await["Statement"],
         expected_without_ttl
     );
 
@@ -405,7 +411,7 @@ async fn role_policy_is_exactly_least_privilege() {
         "Condition": {"StringEquals": {
             "lambda:FunctionArn": format!("arn:aws:lambda:us-east-1:{account}:function:{name}")}}}));
     assert_eq!(
-        inline_policy(&iam, name).await["Statement"],
+        inline_policy(&iam, role_name).await["Statement"],
         Value::Array(expected)
     );
     let lambda = m.lambda().await;
@@ -1174,11 +1180,18 @@ async fn a_failed_attach_removes_what_it_created() {
         options: Default::default(),
     }
     .base_name();
+    let role = ktail::attachment::names::Identity {
+        source: src.clone(),
+        pattern: "x".into(),
+        options: Default::default(),
+        syntax: Default::default(),
+    }
+    .role_name(support::REGION);
     for created in [
-        format!("role {base}: created"),
+        format!("role {role}: created"),
         format!("output stream {base}: created"),
         format!("removing output stream {base}: removed"),
-        format!("removing role {base}: removed"),
+        format!("removing role {role}: removed"),
     ] {
         assert!(
             out.stderr.contains(&created),
@@ -1207,6 +1220,13 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
     out.assert_success();
     let report = json_out(&out);
     let name = report["function_name"].as_str().unwrap().to_owned();
+    let role = report["role_arn"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let legacy = |key: &str, value: &str| match key.strip_prefix("ktail/") {
         Some("created") => (
             "ktail:created".to_owned(),
@@ -1244,13 +1264,13 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
     let iam = m.iam().await;
     let tags = iam
         .list_role_tags()
-        .role_name(&name)
+        .role_name(&role)
         .send()
         .await
         .unwrap()
         .tags;
     iam.untag_role()
-        .role_name(&name)
+        .role_name(&role)
         .set_tag_keys(Some(tags.iter().map(|t| t.key.clone()).collect()))
         .send()
         .await
@@ -1258,7 +1278,7 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
     for t in &tags {
         let (key, value) = legacy(&t.key, &t.value);
         iam.tag_role()
-            .role_name(&name)
+            .role_name(&role)
             .tags(
                 aws_sdk_iam::types::Tag::builder()
                     .key(key)
@@ -1370,9 +1390,19 @@ async fn attach_shows_its_steps_off_a_terminal_and_the_detach_command_that_undoe
     let out = ktail(m, &["attach", &src, pattern, "-i"]);
     out.assert_success();
     let name = out.stdout_str().trim().to_owned();
+    let role = ktail::attachment::names::Identity {
+        source: src.clone(),
+        pattern: pattern.into(),
+        options: ktail::filter::MatchOptions {
+            invert: false,
+            ignore_case: true,
+        },
+        syntax: Default::default(),
+    }
+    .role_name(support::REGION);
     for step in [
         format!("checking stream {src}: found"),
-        format!("role {name}: created"),
+        format!("role {role}: created"),
         format!("output stream {name}: created"),
         format!("function {name}: created"),
         format!("event source mapping {src} → {name}: created"),

@@ -92,11 +92,18 @@ async fn leftovers(m: &Emulator, source: &str, pattern: &str) -> Leftovers {
         .send()
         .await
         .is_ok();
+    let role = Identity {
+        source: source.to_owned(),
+        pattern: pattern.to_owned(),
+        options: MatchOptions::default(),
+        syntax: Syntax::Regex,
+    }
+    .role_name(support::REGION);
     left.role = m
         .iam()
         .await
         .get_role()
-        .role_name(&base)
+        .role_name(&role)
         .send()
         .await
         .is_ok();
@@ -370,6 +377,13 @@ async fn keep_leaves_the_output_for_a_rerun() {
         options: MatchOptions::default(),
     }
     .base_name();
+    let role = Identity {
+        source: src.clone(),
+        pattern: "ERROR".into(),
+        options: MatchOptions::default(),
+        syntax: Syntax::Regex,
+    }
+    .role_name(support::REGION);
     let summary = out
         .stderr
         .lines()
@@ -377,7 +391,7 @@ async fn keep_leaves_the_output_for_a_rerun() {
         .unwrap_or_else(|| panic!("no summary line:\n{}", out.stderr));
     assert!(
         summary.contains(&format!(
-            "left function {base}, output stream {base}, role {base} from an earlier run in \
+            "left function {base}, output stream {base}, role {role} from an earlier run in \
              place (remove with `ktail detach {src} ERROR --purge"
         )),
         "{summary}"

@@ -227,3 +227,152 @@ async fn a_role_lambda_cannot_assume_yet_is_retried() {
     run(&layer, &["attach", &src, "x"]).assert_success();
     assert!(layer.calls("CreateFunction") >= 3);
 }
+
+// ---- item 1: IAM is global, attachments are regional ------------------------------------------
+
+fn run_in(layer: &Realism, region: &str, args: &[&str]) -> Output {
+    let mut cmd = layer.ktail_in(region);
+    cmd.args(args);
+    support::run_ktail(cmd, TIMEOUT)
+}
+
+/// Creates the stream `name` in `region` of moto's account.
+async fn stream_in(m: &Emulator, region: &str, name: &str) {
+    let sdk = m.sdk_config().await;
+    let config = aws_sdk_kinesis::config::Builder::from(&sdk)
+        .region(aws_sdk_kinesis::config::Region::new(region.to_owned()))
+        .build();
+    let client = aws_sdk_kinesis::Client::from_conf(config);
+    client
+        .create_stream()
+        .stream_name(name)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    m.wait_active(&client, name).await;
+}
+
+async fn role_policy_source(m: &Emulator, role: &str) -> Option<String> {
+    let out = m
+        .iam()
+        .await
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("ktail-grep")
+        .send()
+        .await
+        .ok()?;
+    let doc = out.policy_document;
+    let doc: Value = serde_json::from_str(&doc).ok().or_else(|| {
+        serde_json::from_str(
+            &percent_encoding_free_decode(&doc), // IAM returns it URL-encoded
+        )
+        .ok()
+    })?;
+    doc["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == "ReadSourceStream")
+        .and_then(|s| s["Resource"].as_str())
+        .map(str::to_owned)
+}
+
+fn percent_encoding_free_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], s.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) if u8::from_str_radix(hex, 16).is_ok() => {
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn role_name(arn: &Value) -> String {
+    arn.as_str().unwrap().rsplit('/').next().unwrap().to_owned()
+}
+
+/// Issue 12 item 1: IAM roles are global, functions and streams regional. The role's name hashed
+/// only the stream, pattern and options, so the same attachment in a second region rewrote the
+/// first region's role policy (to read the second region's stream), and `detach --purge` there
+/// deleted the role the first region's function runs as. Now the role's name holds the region,
+/// and a purge keeps a role whose policy serves another region.
+#[tokio::test]
+async fn the_same_attachment_in_two_regions_keeps_two_roles() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = support::unique_name("real-regions");
+    m.create_stream(&src, 1).await;
+    stream_in(m, "eu-west-1", &src).await;
+
+    let east = run_in(&layer, "us-east-1", &["attach", &src, "x", "-o", "json"]);
+    east.assert_success();
+    let east = json_out(&east);
+    let west = run_in(&layer, "eu-west-1", &["attach", &src, "x", "-o", "json"]);
+    west.assert_success();
+    let west = json_out(&west);
+    assert_eq!(west["role"], "created", "{west}");
+    assert_ne!(east["role_arn"], west["role_arn"]);
+    let east_role = role_name(&east["role_arn"]);
+    assert_eq!(
+        role_policy_source(m, &east_role).await.as_deref(),
+        east["source_stream_arn"].as_str(),
+        "the first region's policy still reads the first region's stream"
+    );
+
+    run_in(&layer, "eu-west-1", &["detach", &src, "x", "--purge"]).assert_success();
+    let iam = m.iam().await;
+    assert!(
+        iam.get_role().role_name(&east_role).send().await.is_ok(),
+        "the purge in eu-west-1 keeps us-east-1's role"
+    );
+    assert!(
+        iam.get_role()
+            .role_name(role_name(&west["role_arn"]))
+            .send()
+            .await
+            .is_err(),
+        "and removes its own"
+    );
+    run_in(&layer, "us-east-1", &["detach", &src, "x", "--purge"]).assert_success();
+    assert!(iam.get_role().role_name(&east_role).send().await.is_err());
+}
+
+/// Issue 12 item 1: `detach --purge` never deletes a role another attachment uses. A ktail role
+/// given with `--role` to a second attachment was deleted by the second one's purge, under the
+/// first one's function.
+#[tokio::test]
+async fn purge_keeps_a_ktail_role_that_another_attachment_runs_as() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-shared-role").await;
+    let first = run(&layer, &["attach", &src, "a", "-o", "json"]);
+    first.assert_success();
+    let first = json_out(&first);
+    let role_arn = first["role_arn"].as_str().unwrap();
+    run(&layer, &["attach", &src, "b", "--role", role_arn]).assert_success();
+
+    let out = run(&layer, &["detach", &src, "b", "--purge"]);
+    out.assert_success();
+    assert!(
+        m.iam()
+            .await
+            .get_role()
+            .role_name(role_name(&first["role_arn"]))
+            .send()
+            .await
+            .is_ok(),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("kept"), "{}", out.stderr);
+}

@@ -97,8 +97,26 @@ async fn roll_back(
     progress: &Progress,
 ) -> anyhow::Error {
     progress.note("removing what this run created");
-    match remove(clients, &plan.names().target(), made, progress).await {
-        Ok(_) => err,
+    let target = plan.names(&clients.region()).target();
+    // A role this run created serves no other attachment yet: no need to ask Lambda (which may
+    // be what failed) who else uses it, as `remove` does.
+    let rest = Removal {
+        role: false,
+        ..made
+    };
+    let removed = async {
+        remove(clients, &target, rest, progress).await?;
+        if made.role
+            && let Some(name) = &target.role_name
+        {
+            let step = progress.step(format!("removing role {name}"));
+            role::delete(&clients.iam, name).await?;
+            step.done("removed");
+        }
+        anyhow::Ok(())
+    };
+    match removed.await {
+        Ok(()) => err,
         Err(undo) => anyhow::anyhow!(
             "{err:#}; could not remove what this run created ({undo:#}); run `{}`",
             plan.detach_command(true, "")
@@ -128,7 +146,8 @@ async fn deploy(
     step.done("found");
 
     let base = identity.base_name();
-    let filtered_name = plan.names().filtered_stream;
+    let planned = plan.names(&clients.region());
+    let filtered_name = planned.filtered_stream.clone();
     let filtered_arn_expected = source.sibling(&filtered_name);
     let tags = identity.tags(&names::created_tag(Utc::now()));
 
@@ -138,7 +157,8 @@ async fn deploy(
             (arn.clone(), Change::Given)
         }
         None => {
-            let step = progress.step(format!("role {base}"));
+            let role_name = planned.role.clone().unwrap_or_else(|| base.clone());
+            let step = progress.step(format!("role {role_name}"));
             let policy = role::inline_policy(&role::PolicyScope {
                 source: source.clone(),
                 source_arn: source_arn.clone(),
@@ -146,7 +166,7 @@ async fn deploy(
                 function_name: base.clone(),
                 ttl_guard: plan.ttl.is_some(),
             });
-            let (arn, change) = role::ensure(&clients.iam, &base, &policy, &tags).await?;
+            let (arn, change) = role::ensure(&clients.iam, &role_name, &policy, &tags).await?;
             made.role = change == Change::Created;
             step.done(describe_change(change, "policy updated"));
             (arn, change)

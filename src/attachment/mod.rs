@@ -70,6 +70,15 @@ impl Clients {
             iam: crate::aws::iam(config),
         }
     }
+
+    /// The region the clients call (part of a role's name: IAM is global, the rest regional).
+    pub fn region(&self) -> String {
+        self.lambda
+            .config()
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// The error of a step that created `what` and then failed, after it tried to delete `what`

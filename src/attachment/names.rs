@@ -80,9 +80,28 @@ impl Identity {
         hex_prefix(&digest, ID_LEN)
     }
 
-    /// The name shared by the function, the role and (unless given) the filtered stream:
-    /// `ktail-<stream>-<id>`, valid for all three (letters, digits, `-`, `_`; at most 64 characters).
+    /// The role's name: `ktail-<stream>-<role id>`, where the role id hashes the identity with the
+    /// region. IAM is global to the account while functions and streams are regional, so the same
+    /// stream name and pattern in two regions are two attachments that must not share (and
+    /// rewrite, and delete) one role. The account needs no place in it: a role name is already
+    /// the account's own.
+    pub fn role_name(&self, region: &str) -> String {
+        let mut hasher = Sha256::new();
+        for field in [self.id().as_bytes(), region.as_bytes()] {
+            hasher.update((field.len() as u64).to_be_bytes());
+            hasher.update(field);
+        }
+        self.name_with(&hex_prefix(&hasher.finalize(), ID_LEN))
+    }
+
+    /// The name shared by the function and (unless given) the filtered stream, and by the role
+    /// in versions before the role's name held the region: `ktail-<stream>-<id>`, valid for all
+    /// three (letters, digits, `-`, `_`; at most 64 characters).
     pub fn base_name(&self) -> String {
+        self.name_with(&self.id())
+    }
+
+    fn name_with(&self, id: &str) -> String {
         let room = MAX_SHORT_NAME - PREFIX.len() - 1 - ID_LEN;
         let stream: String = self
             .source
@@ -96,7 +115,7 @@ impl Identity {
             })
             .take(room)
             .collect();
-        format!("{PREFIX}{stream}-{}", self.id())
+        format!("{PREFIX}{stream}-{id}")
     }
 
     /// `-v -i` as the user typed them, for tags and reports.
@@ -297,6 +316,17 @@ mod tests {
         // A regex's id is what it was before filter patterns, so existing attachments keep
         // their names: sha256 of the length-prefixed fields and the two flags, as before.
         assert_eq!(regex.id(), "c0ea78efea63");
+    }
+
+    #[test]
+    fn a_role_s_name_differs_per_region() {
+        let a = identity("log-stream", "x", false, false);
+        assert_eq!(a.role_name("eu-west-1"), a.role_name("eu-west-1"));
+        assert_ne!(a.role_name("eu-west-1"), a.role_name("us-east-1"));
+        assert_ne!(a.role_name("eu-west-1"), a.base_name());
+        assert!(a.role_name("eu-west-1").starts_with("ktail-log-stream-"));
+        let long = identity(&"a".repeat(100), "x", false, false);
+        assert!(long.role_name("ap-southeast-2").len() <= 64);
     }
 
     #[test]

@@ -132,7 +132,8 @@ impl AttachPlan {
     /// The function's environment must fit Lambda's 4 KB; a long pattern is what overflows it.
     /// Measured on the environment `attach` would set, with the longest deadline it writes.
     fn check_env_size(&self) -> Result<()> {
-        let filtered_stream = self.names().filtered_stream;
+        // The filtered stream's name is the same in every region.
+        let filtered_stream = self.names("").filtered_stream;
         let expires_at = self.ttl.map(|_| LONGEST_DEADLINE);
         let size = env_bytes(&self.function_env(&filtered_stream, expires_at));
         if size > env::MAX_BYTES {
@@ -169,16 +170,21 @@ impl AttachPlan {
         }
     }
 
-    /// The names the attachment's resources will have, known before any AWS call.
-    pub fn names(&self) -> PlannedNames {
-        let base = self.identity().base_name();
+    /// The names the attachment's resources will have in `region`, known before any AWS call.
+    pub fn names(&self, region: &str) -> PlannedNames {
+        let identity = self.identity();
+        let base = identity.base_name();
         PlannedNames {
             filtered_stream: self
                 .deploy
                 .filtered_stream
                 .clone()
                 .unwrap_or_else(|| base.clone()),
-            role: self.deploy.role.is_none().then(|| base.clone()),
+            role: self
+                .deploy
+                .role
+                .is_none()
+                .then(|| identity.role_name(region)),
             function: base,
         }
     }
@@ -356,10 +362,11 @@ mod tests {
         let mut p = plan("x");
         p.ttl = Some(Duration::from_secs(3600));
         // What is left for the pattern: 4096 bytes less the other names and values.
-        let others = env_bytes(&p.function_env(&p.names().filtered_stream, Some(LONGEST_DEADLINE)))
-            - "x".len()
-            + env::FILTER_PATTERN.len()
-            - env::MATCH.len();
+        let others =
+            env_bytes(&p.function_env(&p.names("").filtered_stream, Some(LONGEST_DEADLINE)))
+                - "x".len()
+                + env::FILTER_PATTERN.len()
+                - env::MATCH.len();
         let fits = "a".repeat(env::MAX_BYTES - others);
         p.pattern = GrepPattern::filter_pattern(fits.clone(), false).unwrap();
         assert!(p.validate().is_ok());
@@ -403,13 +410,13 @@ mod tests {
     #[test]
     fn planned_names_follow_the_identity_and_the_flags() {
         let mut p = plan("x");
-        let names = p.names();
+        let names = p.names("eu-west-1");
         assert_eq!(names.function, p.identity().base_name());
         assert_eq!(names.filtered_stream, names.function);
         assert_eq!(names.role.as_deref(), Some(names.function.as_str()));
         p.deploy.role = Some("arn:aws:iam::1:role/mine".into());
         p.deploy.filtered_stream = Some("out".into());
-        let names = p.names();
+        let names = p.names("eu-west-1");
         assert_eq!(names.filtered_stream, "out");
         assert_eq!(names.role, None);
     }

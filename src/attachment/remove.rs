@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::inventory::{self, Found};
 use super::names::{self, Identity};
 use super::{Clients, filtered_stream, function, mapping, role};
+use crate::aws::errors::AwsResultExt as _;
 use crate::filter::{MatchOptions, Syntax};
 use crate::progress::Progress;
 
@@ -120,6 +121,10 @@ pub async fn remove(
         && role_is_managed(&clients.iam, role_name).await?
     {
         let step = progress.step(format!("removing role {role_name}"));
+        if let Some(user) = role_used_elsewhere(clients, role_name, &target.function_name).await? {
+            step.done(format!("kept: {user} uses it"));
+            return Ok(removed);
+        }
         if role::delete(&clients.iam, role_name).await? {
             removed.push(Removed {
                 kind: "role",
@@ -129,6 +134,40 @@ pub async fn remove(
         step.done("removed");
     }
     Ok(removed)
+}
+
+/// Who else uses a ktail role, if anyone: another function of this region (a role passed with
+/// `--role` to another attachment), or an attachment in another region, which the role's policy
+/// names (roles made before their name held the region were shared by the same stream and pattern
+/// in every region, IAM being global).
+async fn role_used_elsewhere(
+    clients: &Clients,
+    role_name: &str,
+    function_name: &str,
+) -> Result<Option<String>> {
+    let region = clients.region();
+    if let Some(policy) = role::current_policy(&clients.iam, role_name).await?
+        && let Some(source) = role::policy_source(&policy)
+        && source.region != region
+    {
+        return Ok(Some(format!("the attachment in {}", source.region)));
+    }
+    let mut pages = clients
+        .lambda
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(config) = pages.next().await {
+        let config = config.or_aws_error(|| "cannot list Lambda functions")?;
+        let (Some(name), Some(arn)) = (config.function_name(), config.role()) else {
+            continue;
+        };
+        if name != function_name && role::name_from_arn(arn) == role_name {
+            return Ok(Some(format!("function {name}")));
+        }
+    }
+    Ok(None)
 }
 
 async fn role_is_managed(iam: &aws_sdk_iam::Client, name: &str) -> Result<bool> {

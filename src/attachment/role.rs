@@ -268,6 +268,16 @@ pub async fn delete(iam: &Client, name: &str) -> Result<bool> {
     Ok(deleted.is_some())
 }
 
+/// The source stream a ktail policy (from [`inline_policy`]) lets the function read.
+pub fn policy_source(policy: &Value) -> Option<StreamArn> {
+    policy["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == "ReadSourceStream")
+        .and_then(|s| s["Resource"].as_str())
+        .and_then(StreamArn::parse)
+}
+
 /// The role name in a role ARN (`arn:aws:iam::1:role/path/name`).
 pub fn name_from_arn(arn: &str) -> &str {
     arn.rsplit_once('/').map_or(arn, |(_, name)| name)
@@ -328,6 +338,13 @@ mod tests {
             statements[4]["Resource"],
             "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/ktail-logs-1:log-stream:*"
         );
+    }
+
+    #[test]
+    fn a_policy_names_its_source_stream() {
+        let source = policy_source(&inline_policy(&scope(false))).unwrap();
+        assert_eq!(source.region, "eu-west-1");
+        assert_eq!(policy_source(&json!({"Statement": []})), None);
     }
 
     #[test]

@@ -94,7 +94,7 @@ async fn server_side(
     clock: Instant,
 ) -> Result<ExitCode> {
     let clients = Clients::new(sdk);
-    let planned = session.plan.names();
+    let planned = session.plan.names(&clients.region());
     let started = Utc::now();
 
     let existing = tokio::select! {
