@@ -376,3 +376,89 @@ async fn purge_keeps_a_ktail_role_that_another_attachment_runs_as() {
     );
     assert!(out.stderr.contains("kept"), "{}", out.stderr);
 }
+
+// ---- item 10, second half: what an earlier attach made is purged too ---------------------------
+
+/// Issue 12 item 10: re-attaching with another `--role` and `--output-stream` left the role and
+/// the filtered stream ktail had made for the first attach behind on `detach --purge`, which
+/// followed only the function's current role and stream. Now the purge also removes what ktail
+/// made under the attachment's default names, and still never what the user gave.
+#[tokio::test]
+async fn purge_after_re_attaching_with_a_given_role_and_stream_removes_the_old_ones() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-reroute").await;
+    let first = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    first.assert_success();
+    let first = json_out(&first);
+    let given_stream = source_stream(m, "real-reroute-out").await;
+    let iam = m.iam().await;
+    let given_role = iam
+        .create_role()
+        .role_name(support::unique_name("real-reroute-role"))
+        .assume_role_policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let second = run(
+        &layer,
+        &[
+            "attach",
+            &src,
+            "x",
+            "--role",
+            &given_role.arn,
+            "--output-stream",
+            &given_stream,
+            "-o",
+            "json",
+        ],
+    );
+    second.assert_success();
+
+    let out = run(&layer, &["detach", &src, "x", "--purge"]);
+    out.assert_success();
+    let old_role = role_name(&first["role_arn"]);
+    assert!(
+        iam.get_role().role_name(&old_role).send().await.is_err(),
+        "the role of the first attach is removed:\n{}",
+        out.stderr
+    );
+    let kinesis = m.kinesis().await;
+    let old_stream = first["output_stream"].as_str().unwrap();
+    let gone = kinesis
+        .describe_stream_summary()
+        .stream_name(old_stream)
+        .send()
+        .await
+        .map(|o| o.stream_description_summary.map(|d| d.stream_status));
+    assert!(
+        gone.is_err()
+            || gone
+                .as_ref()
+                .is_ok_and(|s| s == &Some(aws_sdk_kinesis::types::StreamStatus::Deleting)),
+        "the filtered stream of the first attach is removed: {gone:?}\n{}",
+        out.stderr
+    );
+    assert!(
+        iam.get_role()
+            .role_name(&given_role.role_name)
+            .send()
+            .await
+            .is_ok()
+    );
+    assert!(
+        kinesis
+            .describe_stream_summary()
+            .stream_name(&given_stream)
+            .send()
+            .await
+            .is_ok()
+    );
+}

@@ -36,6 +36,52 @@ impl Found {
         }
     }
 
+    /// The attachment this function serves, read back from its tags and environment.
+    pub(crate) fn identity(&self) -> Option<names::Identity> {
+        Some(names::Identity {
+            source: self.source.clone()?,
+            pattern: self.env.get(env::MATCH)?.clone(),
+            options: MatchOptions {
+                invert: is_true(self.env.get(env::MATCH_INVERT)),
+                ignore_case: is_true(self.env.get(env::MATCH_IGNORE_CASE)),
+            },
+        })
+    }
+
+    /// The role and filtered stream ktail made for this attachment under their default names,
+    /// where they are not the ones the function uses now: re-attached with `--role` or
+    /// `--output-stream`, or made by a version that named the role like the function. `remove`
+    /// deletes them only if they carry ktail's tag and no other attachment uses the role.
+    pub(crate) fn earlier_defaults(&self, region: &str) -> Vec<Target> {
+        let current = self.target();
+        let (default_stream, roles) = match self.identity() {
+            Some(identity) => (
+                identity.base_name(),
+                vec![identity.role_name(region), identity.base_name()],
+            ),
+            None => (self.function_name.clone(), vec![self.function_name.clone()]),
+        };
+        let mut stream = (current.filtered_stream.as_deref() != Some(default_stream.as_str()))
+            .then_some(default_stream);
+        let mut targets: Vec<Target> = roles
+            .into_iter()
+            .filter(|r| current.role_name.as_deref() != Some(r.as_str()))
+            .map(|role| Target {
+                function_name: self.function_name.clone(),
+                filtered_stream: stream.take(),
+                role_name: Some(role),
+            })
+            .collect();
+        if let Some(stream) = stream {
+            targets.push(Target {
+                function_name: self.function_name.clone(),
+                filtered_stream: Some(stream),
+                role_name: None,
+            });
+        }
+        targets
+    }
+
     fn from_config(
         config: &aws_sdk_lambda::types::FunctionConfiguration,
         tags: HashMap<String, String>,

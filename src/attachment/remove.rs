@@ -229,8 +229,21 @@ pub async fn detach(
         Removal::MAPPING
     };
     let mut removed = Vec::new();
+    let region = clients.region();
     for f in &found {
         removed.extend(remove(clients, &f.target(), what, progress).await?);
+        if purge {
+            // What ktail made for this attachment before it was re-attached with another
+            // `--role` or `--output-stream` (or by a version that named the role otherwise).
+            let earlier = Removal {
+                filtered_stream: true,
+                role: true,
+                ..Removal::NOTHING
+            };
+            for target in f.earlier_defaults(&region) {
+                removed.extend(remove(clients, &target, earlier, progress).await?);
+            }
+        }
     }
     Ok(removed)
 }
