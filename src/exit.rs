@@ -15,6 +15,14 @@ pub enum ExitCode {
     Failure = 1,
     /// Bad usage or bad input: nothing was sent to AWS.
     Usage = 2,
+    /// No AWS credentials, a profile that does not exist, an expired SSO session, or
+    /// credentials AWS refused.
+    Credentials = 3,
+    /// AWS denied a permission (the message names it and the resource).
+    AccessDenied = 4,
+    /// An AWS endpoint could not be reached: no network, a DNS failure, nothing listening, an
+    /// untrusted TLS certificate.
+    Network = 5,
     /// Interrupted by Ctrl-C or a signal before finishing.
     Interrupted = 130,
 }
@@ -36,6 +44,19 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// A failure that has its own exit code (credentials, access, network): the message says what
+/// to do.
+#[derive(Debug)]
+pub struct Coded(pub ExitCode, pub String);
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for Coded {}
 
 /// The user interrupted the run (exit 130).
 #[derive(Debug)]
@@ -67,6 +88,8 @@ pub fn code_for(err: &anyhow::Error) -> Option<ExitCode> {
         Some(ExitCode::Usage)
     } else if err.chain().any(|e| e.is::<Interrupted>()) {
         Some(ExitCode::Interrupted)
+    } else if let Some(Coded(code, _)) = err.chain().find_map(|e| e.downcast_ref::<Coded>()) {
+        Some(*code)
     } else {
         Some(ExitCode::Failure)
     }
@@ -92,6 +115,11 @@ mod tests {
             Some(ExitCode::Interrupted)
         );
         assert_eq!(code_for(&anyhow::anyhow!("boom")), Some(ExitCode::Failure));
+        let denied = anyhow::Error::new(Coded(ExitCode::AccessDenied, "denied".into()));
+        assert_eq!(
+            code_for(&denied.context("cannot list")),
+            Some(ExitCode::AccessDenied)
+        );
         let pipe = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("write");
         assert_eq!(code_for(&pipe), None);
     }

@@ -1172,7 +1172,8 @@ async fn a_failed_attach_removes_what_it_created() {
     let mut cmd = k.command(&["attach", &src, "x"]);
     cmd.env("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9");
     let out = support::run_ktail(cmd, TIMEOUT);
-    out.assert_code(1);
+    // Exit 5: Lambda's endpoint cannot be reached (issue 12 item 11).
+    out.assert_code(5);
     let base = ktail::attachment::names::Identity {
         source: src.clone(),
         pattern: "x".into(),

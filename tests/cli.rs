@@ -243,11 +243,12 @@ async fn endpoint_url_flag_beats_aws_endpoint_url() {
     out.assert_success();
     ls_row(&out, &name);
 
-    // Without the flag the variable is used: here it points nowhere, so the run fails.
+    // Without the flag the variable is used: here it points nowhere, so the run fails (exit 5:
+    // the endpoint cannot be reached, issue 12 item 11).
     let mut cmd = support::ktail();
     cmd.env("AWS_ENDPOINT_URL", &dead).arg("ls");
     let out = run_ktail(cmd, T);
-    out.assert_code(1);
+    out.assert_code(5);
     assert!(
         out.stderr
             .starts_with("ktail: cannot list the streams in us-east-1"),
@@ -603,7 +604,8 @@ fn every_command_words_a_failed_aws_call_on_one_clean_line() {
         let mut cmd = support::ktail();
         cmd.args(["--endpoint-url", &dead]).args(args);
         let out = run_ktail(cmd, T);
-        out.assert_code(1);
+        // Exit 5: the endpoint cannot be reached (issue 12 item 11).
+        out.assert_code(5);
         let errors: Vec<&str> = out
             .stderr
             .lines()

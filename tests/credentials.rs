@@ -138,3 +138,151 @@ fn an_sso_profile_gets_role_credentials_with_the_cached_token() {
         "the SSO portal's requests"
     );
 }
+
+// ---- issue 12 item 11: the errors a new user meets first ---------------------------------------
+// Each runs the binary with a scrubbed environment (nothing but PATH, HOME pointing at a fresh
+// directory, the region, a loopback endpoint, no instance metadata) and checks that the failure
+// is one line that says what to do, with its own exit code.
+
+/// An endpoint where nothing listens.
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+fn scrubbed(home: &Path) -> Command {
+    let mut cmd = Command::new(support::ktail_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", NOWHERE)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The one `ktail:` line of a run that failed with `code`, which must be all of stderr.
+fn one_line(out: &support::Output, code: i32) -> String {
+    out.assert_code(code);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.starts_with("ktail: "), "{}", out.stderr);
+    out.stderr.trim_end().to_owned()
+}
+
+/// No credentials anywhere: the SDK's provider-chain dump ("dispatch failure: other: … no
+/// credentials found in chain. Attempted: …", six lines) becomes one line with what to run; exit 3.
+#[test]
+fn no_credentials_say_how_to_get_some() {
+    let home = aws_home("no-credentials");
+    let line = one_line(
+        &run_ktail(
+            {
+                let mut cmd = scrubbed(&home);
+                cmd.arg("ls");
+                cmd
+            },
+            T,
+        ),
+        3,
+    );
+    for hint in [
+        "no AWS credentials",
+        "aws configure",
+        "AWS_PROFILE",
+        "aws sso login",
+    ] {
+        assert!(line.contains(hint), "{hint}: {line}");
+    }
+    assert!(!line.contains("Attempted"), "{line}");
+}
+
+/// A profile that does not exist is named, with where ktail looked and how to create it; the
+/// SDK used to report what instance metadata said instead.
+#[test]
+fn a_missing_profile_is_named() {
+    let home = aws_home("missing-profile");
+    let mut cmd = scrubbed(&home);
+    cmd.env("AWS_PROFILE", "nosuch").arg("ls");
+    let line = one_line(&run_ktail(cmd, T), 3);
+    assert!(line.contains("\"nosuch\""), "{line}");
+    assert!(line.contains("aws configure --profile nosuch"), "{line}");
+    assert!(
+        line.contains(&home.join(".aws/config").display().to_string()),
+        "{line}"
+    );
+    assert!(!line.contains("IMDS"), "{line}");
+}
+
+/// An SSO profile whose cached token has expired: run `aws sso login`.
+#[test]
+fn an_expired_sso_session_says_aws_sso_login() {
+    let home = aws_home("sso-expired");
+    fs::write(
+        home.join("config"),
+        "[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = ReadOnly\nregion = us-east-1\n\n\
+         [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://example.awsapps.com/start\n",
+    )
+    .unwrap();
+    let cache = home.join(".aws/sso/cache");
+    fs::create_dir_all(&cache).unwrap();
+    fs::write(
+        cache.join("ee0bfd2552fbd840c02cc48b6e823320543c450f.json"),
+        r#"{"accessToken":"old-token","expiresAt":"2001-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://example.awsapps.com/start"}"#,
+    )
+    .unwrap();
+    let mut cmd = scrubbed(&home);
+    cmd.env("AWS_CONFIG_FILE", home.join("config"))
+        .args(["--profile", "corp", "ls"]);
+    let line = one_line(&run_ktail(cmd, T), 3);
+    assert!(line.contains("aws sso login"), "{line}");
+    assert!(line.contains("expired"), "{line}");
+}
+
+/// A DNS failure names the endpoint that could not be reached (`.invalid` never resolves, and
+/// the lookup never leaves the machine); exit 5.
+#[test]
+fn a_dns_failure_names_the_endpoint() {
+    let home = aws_home("dns");
+    let mut cmd = scrubbed(&home);
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", "http://nonexistent.invalid:4566")
+        .arg("ls");
+    let line = one_line(&run_ktail(cmd, T), 5);
+    assert!(
+        line.contains("cannot reach http://nonexistent.invalid:4566"),
+        "{line}"
+    );
+    assert!(line.contains("check your network"), "{line}");
+}
+
+/// Access denied names the permission and the resource (as IAM's message does) and what to do;
+/// exit 4. The proxy answers ListStreams as AWS does for a user without `kinesis:ListStreams`.
+#[test]
+fn access_denied_names_the_permission_and_the_resource() {
+    let emu = support::ferrokinesis();
+    let message = "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: \
+                   kinesis:ListStreams on resource: arn:aws:kinesis:us-east-1:123456789012:stream/* \
+                   because no identity-based policy allows the kinesis:ListStreams action";
+    let body =
+        serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string();
+    let proxy = ktail_testkit::fault_proxy::start_answering(
+        &emu.endpoint,
+        "ListStreams",
+        Arc::new(move |_, _| Some((400, body.clone()))),
+    );
+    let home = aws_home("denied");
+    let mut cmd = scrubbed(&home);
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .arg("ls");
+    let line = one_line(&run_ktail(cmd, T), 4);
+    for part in [
+        "access denied",
+        "kinesis:ListStreams",
+        "arn:aws:kinesis:us-east-1:123456789012:stream/*",
+        "arn:aws:iam::123456789012:user/dev",
+        "IAM permissions",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+}

@@ -321,7 +321,9 @@ async fn efo_runs_over_tls_and_http2_only() {
         .env_remove("SSL_CERT_DIR")
         .args(["tail", &name, "--oldest", "-e"]);
     let out = run_ktail(cmd, RUN);
-    out.assert_code(1);
+    // Exit 5, naming the endpoint it could not reach (issue 12 item 11).
+    out.assert_code(5);
+    assert!(out.stderr.contains(&front.endpoint), "{}", out.stderr);
     assert!(out.stdout.is_empty());
 
     let mut cmd = emu.ktail();

@@ -955,7 +955,8 @@ async fn access_denied_names_the_permission() {
     cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
         .args(["tail", &stream, "--oldest"]);
     let out = run_ktail(cmd, RUN);
-    out.assert_code(1);
+    // Exit 4: access denied has its own code (issue 12 item 11).
+    out.assert_code(4);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("kinesis:GetRecords"), "{}", out.stderr);
     assert!(out.stderr.contains(&stream), "{}", out.stderr);

@@ -413,7 +413,10 @@ mod tests {
         let names = p.names("eu-west-1");
         assert_eq!(names.function, p.identity().base_name());
         assert_eq!(names.filtered_stream, names.function);
-        assert_eq!(names.role.as_deref(), Some(names.function.as_str()));
+        assert_eq!(
+            names.role.as_deref(),
+            Some(p.identity().role_name("eu-west-1").as_str())
+        );
         p.deploy.role = Some("arn:aws:iam::1:role/mine".into());
         p.deploy.filtered_stream = Some("out".into());
         let names = p.names("eu-west-1");

@@ -13,15 +13,23 @@
 use std::error::Error as StdError;
 use std::fmt::{Debug, Display, Write as _};
 
+use aws_credential_types::provider::error::{CredentialsError, TokenError};
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 
-/// The one user-facing form of a failed AWS call: `what` failed, then why.
+use crate::exit::{Coded, ExitCode};
+
+/// The one user-facing form of a failed AWS call: `what` failed, then why. The failures a new
+/// user meets first (no credentials, an expired SSO session, access denied, an endpoint that
+/// cannot be reached) say what to do and carry their own exit code.
 pub fn error<E, R>(err: SdkError<E, R>, what: impl Display) -> anyhow::Error
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{what}: {}", why(&err))
+    match classify(&err) {
+        Some((code, text)) => anyhow::Error::new(Coded(code, format!("{what}: {text}"))),
+        None => anyhow::anyhow!("{what}: {}", why(&err)),
+    }
 }
 
 /// The failure alone, worded like [`error`], for a caller that says around it what failed.
@@ -30,16 +38,129 @@ where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
 {
-    anyhow::Error::msg(why(&err))
+    match classify(&err) {
+        Some((code, text)) => anyhow::Error::new(Coded(code, text)),
+        None => anyhow::Error::msg(why(&err)),
+    }
 }
 
-/// Why a call failed, in one line: the service's `Code: message` when it answered with an error,
-/// else the causes.
+/// A call that never reached its endpoint, naming the endpoint. The SDK's own connector error
+/// does not say which host failed; `aws::NameTheEndpoint` puts this one in its place.
+#[derive(Debug)]
+pub struct Unreachable {
+    /// `scheme://host[:port]`
+    pub endpoint: String,
+    /// The connector error's causes, on one line.
+    pub cause: String,
+}
+
+impl Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot reach {} ({})", self.endpoint, self.cause)
+    }
+}
+
+impl StdError for Unreachable {}
+
+/// What to do when ktail has no credentials at all.
+const NO_CREDENTIALS: &str = "no AWS credentials found: run `aws configure`, set AWS_PROFILE (or \
+pass --profile) to a configured profile, or run `aws sso login`";
+
+/// The failures that have their own exit code, worded with what to do: by the service's error
+/// code, or by the types in the chain of a call that got no answer.
+fn classify<E, R>(err: &SdkError<E, R>) -> Option<(ExitCode, String)>
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug + 'static,
+{
+    if let Some(service) = err.as_service_error() {
+        let code = service.code()?;
+        let message = service.message().unwrap_or_default();
+        return match code {
+            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+                Some((ExitCode::AccessDenied, access_denied(message)))
+            }
+            "ExpiredTokenException"
+            | "ExpiredToken"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch" => Some((
+                ExitCode::Credentials,
+                format!(
+                    "AWS refused the credentials ({code}: {message}): renew them (`aws sso login`, \
+                     `aws configure`) or pick another profile"
+                ),
+            )),
+            _ => None,
+        };
+    }
+    let top: &(dyn StdError + 'static) = err;
+    let chain = || std::iter::successors(Some(top), |&e| e.source());
+    if let Some(token) = chain().find(|e| e.is::<TokenError>()) {
+        return Some((
+            ExitCode::Credentials,
+            format!(
+                "cannot get an SSO token ({}): run `aws sso login` (with --profile if you use one)",
+                causes(token)
+            ),
+        ));
+    }
+    if let Some(credentials) = chain().find_map(|e| e.downcast_ref::<CredentialsError>()) {
+        let text = match credentials {
+            CredentialsError::CredentialsNotLoaded(_) => NO_CREDENTIALS.to_owned(),
+            other => format!(
+                "cannot load AWS credentials ({}): check your profile, run `aws configure` or \
+                 `aws sso login`",
+                causes(other)
+            ),
+        };
+        return Some((ExitCode::Credentials, text));
+    }
+    if let Some(unreachable) = chain().find_map(|e| e.downcast_ref::<Unreachable>()) {
+        return Some((
+            ExitCode::Network,
+            format!("{unreachable}: check your network connection, --region and --endpoint-url"),
+        ));
+    }
+    None
+}
+
+/// An access-denied message as IAM words it ("User: ARN is not authorized to perform: ACTION on
+/// resource: ARN because …"), as which permission on which resource is missing, and what to do.
+fn access_denied(message: &str) -> String {
+    let permission = message
+        .split_once("perform: ")
+        .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
+    let resource = message
+        .split_once("on resource: ")
+        .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
+    let who = message
+        .strip_prefix("User: ")
+        .and_then(|rest| rest.split_whitespace().next());
+    match (permission, resource) {
+        (Some(permission), Some(resource)) => format!(
+            "access denied: {} may not {permission} on {resource}: ask your AWS administrator to \
+             allow it (README: IAM permissions lists what ktail needs)",
+            who.unwrap_or("your identity")
+        ),
+        _ => format!(
+            "access denied ({message}): ask your AWS administrator for the permission (README: \
+             IAM permissions lists what ktail needs)"
+        ),
+    }
+}
+
+/// Why a call failed, in one line: what to do for the failures [`error`] gives their own exit
+/// code, else the service's `Code: message` when it answered with an error, else the causes.
 pub fn why<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + StdError + 'static,
     R: Debug + 'static,
 {
+    if let Some((_, text)) = classify(err) {
+        return text;
+    }
     if let Some(service) = err.as_service_error() {
         match (service.code(), service.message()) {
             (Some(code), Some(message)) => return format!("{code}: {message}"),

@@ -140,7 +140,10 @@ pub(super) fn not_found(stream: &StreamRef) -> anyhow::Error {
 }
 
 pub(super) fn denied(action: &str, stream: &StreamRef) -> anyhow::Error {
-    anyhow!(
-        "access denied: these credentials lack {action} on stream {stream}; grant it or use another --profile"
-    )
+    anyhow::Error::new(crate::exit::Coded(
+        crate::exit::ExitCode::AccessDenied,
+        format!(
+            "access denied: these credentials lack {action} on stream {stream}; grant it or use another --profile"
+        ),
+    ))
 }

@@ -59,6 +59,7 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
         .build();
     let config = aws_sdk_kinesis::config::Builder::from(sdk)
         .timeout_config(timeouts)
+        .interceptor(crate::aws::NameTheEndpoint)
         .build();
     Client::from_conf(config)
 }
