@@ -38,9 +38,14 @@ impl Found {
 
     /// The attachment this function serves, read back from its tags and environment.
     pub(crate) fn identity(&self) -> Option<names::Identity> {
+        let (syntax, pattern) = match self.env.get(env::FILTER_PATTERN) {
+            Some(pattern) => (Syntax::FilterPattern, pattern.clone()),
+            None => (Syntax::Regex, self.env.get(env::MATCH)?.clone()),
+        };
         Some(names::Identity {
             source: self.source.clone()?,
-            pattern: self.env.get(env::MATCH)?.clone(),
+            pattern,
+            syntax,
             options: MatchOptions {
                 invert: is_true(self.env.get(env::MATCH_INVERT)),
                 ignore_case: is_true(self.env.get(env::MATCH_IGNORE_CASE)),
