@@ -370,7 +370,7 @@ fn a_pattern_too_long_for_the_function_environment_exits_2_before_any_aws_call()
         );
     }
     // --local deploys no function: the same pattern is not refused for its size (it goes on to
-    // the endpoint, where nothing listens).
+    // the endpoint, where nothing listens: exit 5, issue 12 item 11).
     let mut cmd = support::ktail();
     cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args([
         "grep",
@@ -379,7 +379,7 @@ fn a_pattern_too_long_for_the_function_environment_exits_2_before_any_aws_call()
         "--filter-pattern",
         &long_terms,
     ]);
-    run_ktail(cmd, RUN).assert_code(1);
+    run_ktail(cmd, RUN).assert_code(5);
 }
 
 fn ktail(m: &Emulator, args: &[&str]) -> support::Output {
