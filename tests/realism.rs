@@ -462,3 +462,51 @@ async fn purge_after_re_attaching_with_a_given_role_and_stream_removes_the_old_o
             .is_ok()
     );
 }
+
+// ---- item 12: what can be lost, and where to see it -------------------------------------------
+
+/// Issue 12 item 12: a mapping skips a batch after its retries (and records older than its
+/// maximum age), and says so only in its LastProcessingResult. `ktail status` shows it, in the
+/// table and in JSON, and the README states when a match can be skipped.
+#[tokio::test]
+async fn status_shows_the_mapping_s_last_processing_result() {
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        readme.contains("When a match can be skipped"),
+        "the README says when a match can be lost"
+    );
+    assert!(!readme.contains("nothing is dropped"));
+
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-result").await;
+    let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    out.assert_success();
+    let uuid = json_out(&out)["mapping_uuid"].as_str().unwrap().to_owned();
+    layer.set_last_processing_result(&uuid, "PROBLEM: Function call failed");
+
+    let status = run(&layer, &["status", "-o", "json"]);
+    status.assert_success();
+    let all = json_out(&status);
+    let mine = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["mapping_uuid"] == uuid.as_str())
+        .unwrap_or_else(|| panic!("{all:#}"));
+    assert_eq!(
+        mine["last_processing_result"],
+        "PROBLEM: Function call failed"
+    );
+    let table = run(&layer, &["status"]);
+    table.assert_success();
+    let row = table
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.starts_with(&src))
+        .unwrap_or_else(|| panic!("{}", table.stdout_str()));
+    assert!(row.contains("PROBLEM: Function call failed"), "{row}");
+}

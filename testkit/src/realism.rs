@@ -122,6 +122,16 @@ impl Realism {
         });
     }
 
+    /// Makes the mapping `uuid` report `result` as its LastProcessingResult, as Lambda does
+    /// after its batches (`OK`, `PROBLEM: Function call failed`, …; the field of
+    /// EventSourceMappingConfiguration in the Lambda API reference), which moto never sets.
+    pub fn set_last_processing_result(&self, uuid: &str, result: &str) {
+        self.layer
+            .lock()
+            .processing_results
+            .insert(uuid.to_owned(), result.to_owned());
+    }
+
     /// How many calls of `operation` reached the layer (answered by it or forwarded).
     pub fn calls(&self, operation: &str) -> usize {
         self.layer.lock().calls.get(operation).copied().unwrap_or(0)
@@ -159,6 +169,8 @@ struct State {
     mapping_transition: HashMap<String, (&'static str, Instant)>,
     /// Deleted mappings still listed as Deleting: UUID -> (configuration, until when).
     deleting: HashMap<String, (Value, Instant)>,
+    /// Mapping UUID -> the LastProcessingResult it reports.
+    processing_results: HashMap<String, String>,
     faults: Vec<Fault>,
     calls: HashMap<String, usize>,
     refused: HashMap<String, usize>,
@@ -542,10 +554,13 @@ impl State {
 
     /// A mapping as Lambda shows it now: Creating or Updating for a while after those calls.
     fn mapping_view(&self, mapping: &mut Value, now: Instant) {
-        let Some(uuid) = mapping["UUID"].as_str() else {
+        let Some(uuid) = mapping["UUID"].as_str().map(str::to_owned) else {
             return;
         };
-        if let Some((transition, until)) = self.mapping_transition.get(uuid)
+        if let Some(result) = self.processing_results.get(&uuid) {
+            mapping["LastProcessingResult"] = json!(result);
+        }
+        if let Some((transition, until)) = self.mapping_transition.get(&uuid)
             && now < *until
         {
             mapping["State"] = json!(transition);
