@@ -36,7 +36,15 @@ async fn source_stream(m: &Emulator, prefix: &str) -> String {
 #[tokio::test]
 async fn a_fresh_attach_waits_out_iam_pending_and_creating() {
     let m = support::moto();
-    let layer = realism::start(m);
+    // IAM propagation long enough that the first CreateFunction meets it however slow the
+    // machine (the role and the filtered stream come first).
+    let layer = realism::start_with(
+        m,
+        realism::Settings {
+            iam_propagation: Duration::from_secs(8),
+            ..Default::default()
+        },
+    );
     let src = source_stream(m, "real-fresh").await;
     let out = run(&layer, &["attach", &src, "ERROR", "-o", "json"]);
     out.assert_success();
