@@ -14,6 +14,8 @@
 //! 3. recognises a CloudWatch Logs envelope in what came out: a `DATA_MESSAGE` is
 //!    [`Decoded::Logs`], one [`Item`] per log event; a `CONTROL_MESSAGE` is [`Decoded::Control`]
 //!    and yields nothing. Anything else is [`Decoded::Decompressed`], one line.
+//! 4. [`Decoder::decode_each`] adds the one rule on top that `tail` and the function share: a
+//!    record that decompresses to a KPL aggregate holds its user records, each decoded in turn.
 //!
 //! Envelopes are only looked for in decompressed data (CloudWatch Logs always compresses them),
 //! so plain records never pay for a JSON parse. Nothing here panics on any input, and no record
@@ -25,6 +27,7 @@ mod cloudwatch;
 mod codec;
 mod detect;
 mod item;
+mod nested;
 mod tally;
 
 #[cfg(test)]

@@ -634,3 +634,120 @@ proptest! {
         }
     }
 }
+
+/// `(stored, lines)` of each call [`Decoder::decode_each`] makes for `data`.
+fn each_of(d: &mut Decoder, data: &[u8], tally: &mut Tally) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut calls = Vec::new();
+    d.decode_each(&Bytes::copy_from_slice(data), tally, |stored, decoded| {
+        let lines = decoded.items().map(|i| i.line.to_vec()).collect();
+        calls.push((stored.to_vec(), lines));
+    });
+    calls
+}
+
+fn aggregate_of(users: &[&[u8]]) -> Vec<u8> {
+    let mut agg = crate::kpl::Aggregator::new();
+    for user in users {
+        assert!(agg.add(user, "pk", None).is_none());
+    }
+    agg.flush().expect("an aggregate").data
+}
+
+#[test]
+fn decode_each_hands_over_a_record_that_is_not_a_compressed_aggregate_as_it_is() {
+    let mut d = decoder(Decode::Auto);
+    let mut tally = Tally::new();
+    for name in ["text.txt", "text.gz", "cwl_data.zst", "corrupt_crc.gz"] {
+        let data = fixture(name);
+        let calls = each_of(&mut d, &data, &mut tally);
+        let want: Vec<Vec<u8>> = d.decode(&data).items().map(|i| i.line.to_vec()).collect();
+        assert_eq!(calls, vec![(data, want)], "{name}");
+    }
+    assert!(
+        each_of(&mut d, &fixture("cwl_control.gz"), &mut tally)[0]
+            .1
+            .is_empty()
+    );
+    assert_eq!((tally.records, tally.log_events), (5, 3));
+}
+
+#[test]
+fn decode_each_opens_a_compressed_aggregate_and_decodes_its_records() {
+    let text = fixture("text.gz");
+    let envelope = fixture("cwl_data.gz");
+    let users: [&[u8]; 3] = [b"inner plain line", &text, &envelope];
+    let aggregate = aggregate_of(&users);
+    for codec in [Codec::Gzip, Codec::Zlib, Codec::Zstd] {
+        let compressed = compress(codec, &aggregate).unwrap();
+        for mode in [Decode::Auto, Decode::None] {
+            let mut d = decoder(mode);
+            let mut tally = Tally::new();
+            let calls = each_of(&mut d, &compressed, &mut tally);
+            if mode == Decode::None {
+                assert_eq!(calls, vec![(compressed.clone(), vec![compressed.clone()])]);
+                continue;
+            }
+            let stored: Vec<&[u8]> = calls.iter().map(|(s, _)| s.as_slice()).collect();
+            assert_eq!(
+                stored, users,
+                "{codec}: each record of the aggregate as stored"
+            );
+            assert_eq!(calls[0].1, vec![b"inner plain line".to_vec()]);
+            assert_eq!(calls[1].1, vec![fixture("text.txt")]);
+            assert_eq!(calls[2].1.len(), 3, "{codec}: the envelope's events");
+            // The aggregate, then its three records (one plain, two decompressed).
+            assert_eq!(
+                (
+                    tally.records,
+                    tally.plain,
+                    tally.decompressed,
+                    tally.envelopes
+                ),
+                (4, 1, 3, 1),
+                "{codec}"
+            );
+        }
+    }
+    // Forcing the aggregate's codec forces it on its records too: the plain one fails (and
+    // passes through as stored), as any plain record does under an explicit codec.
+    let mut d = decoder(Decode::Gzip);
+    let mut tally = Tally::new();
+    let calls = each_of(
+        &mut d,
+        &compress(Codec::Gzip, &aggregate).unwrap(),
+        &mut tally,
+    );
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].1, vec![b"inner plain line".to_vec()]);
+    assert_eq!(calls[1].1, vec![fixture("text.txt")]);
+    assert_eq!(tally.failed(), 1);
+}
+
+#[test]
+fn decode_each_opens_one_level_only_and_keeps_what_only_looks_aggregated() {
+    let inner = compress(Codec::Gzip, &aggregate_of(&[b"deep a", b"deep b"])).unwrap();
+    let outer = compress(Codec::Zstd, &aggregate_of(&[b"top", &inner])).unwrap();
+    let mut d = decoder(Decode::Auto);
+    let mut tally = Tally::new();
+    let calls = each_of(&mut d, &outer, &mut tally);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].0, inner);
+    let line = &calls[1].1[0];
+    assert!(
+        line.starts_with(&crate::kpl::MAGIC),
+        "the inner aggregate is its own line"
+    );
+
+    // The magic and length of an aggregate, but a bad digest: the decompressed bytes, once.
+    let mut fake = aggregate_of(&[b"x", b"y"]);
+    let last = fake.len() - 1;
+    fake[last] ^= 0xff;
+    let compressed = compress(Codec::Gzip, &fake).unwrap();
+    let mut tally = Tally::new();
+    let calls = each_of(&mut d, &compressed, &mut tally);
+    assert_eq!(calls, vec![(compressed, vec![fake])]);
+    assert_eq!(
+        (tally.records, tally.decompressed, tally.failed()),
+        (1, 1, 0)
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! Every source record is de-aggregated (a record that is not KPL stays one user record), each user
 //! record is decoded as `ktail tail` decodes it ([`crate::decode`]: gzip, zlib, zstd, CloudWatch
-//! Logs envelopes) and its lines go through the matcher (see [`select`] for what a match
+//! Logs envelopes, and a compressed KPL aggregate's records one by one, through
+//! [`Decoder::decode_each`]) and its lines go through the matcher (see [`select`] for what a match
 //! forwards), and the matches are KPL-aggregated again, one aggregator per
 //! source shard whose shard id is the partition key: matches from one shard land, in order, in one
 //! output shard. Each output record remembers the first source record it carries, so a record that
@@ -199,24 +200,25 @@ pub fn plan_decoded(
         };
         let shard = &mut shards[slot];
         for user in users {
-            let decoded = decoder.decode(&user.data);
-            plan.decoding.add(&decoded);
-            let (matched, forward) = select(&decoded, &user.data, matcher);
-            let Some(forward) = forward else {
-                continue;
-            };
-            plan.matched += matched;
-            if let Some(full) = shard.aggregator.add(&forward, &shard.shard_id, None) {
-                plan.entries.push(Entry::new(
-                    full.data,
-                    &shard.shard_id,
-                    shard.first_source.unwrap_or(index),
-                    full.user_records,
-                ));
-                // The record just added is what the aggregator holds now.
-                shard.first_source = Some(index);
-            }
-            shard.first_source.get_or_insert(index);
+            // Decoded as `tail` decodes it: a compressed aggregate's records one by one.
+            decoder.decode_each(&user.data, &mut plan.decoding, |stored, decoded| {
+                let (matched, forward) = select(decoded, stored, matcher);
+                let Some(forward) = forward else {
+                    return;
+                };
+                plan.matched += matched;
+                if let Some(full) = shard.aggregator.add(&forward, &shard.shard_id, None) {
+                    plan.entries.push(Entry::new(
+                        full.data,
+                        &shard.shard_id,
+                        shard.first_source.unwrap_or(index),
+                        full.user_records,
+                    ));
+                    // The record just added is what the aggregator holds now.
+                    shard.first_source = Some(index);
+                }
+                shard.first_source.get_or_insert(index);
+            });
         }
         plan.sources.push(Source {
             shard_id,
@@ -475,14 +477,66 @@ mod decode_tests {
         let mut out = Vec::new();
         for entry in &plan.entries {
             for user in kpl::deaggregate(Bytes::from(entry.data.clone()), "k", None) {
-                let decoded = decoder.decode(&user.data);
-                for item in decoded.items() {
-                    let group = item.log.map(|l| l.log_group().to_owned());
-                    out.push((item.line.to_vec(), group));
-                }
+                decoder.decode_each(&user.data, &mut Tally::new(), |_, decoded| {
+                    for item in decoded.items() {
+                        let group = item.log.map(|l| l.log_group().to_owned());
+                        out.push((item.line.to_vec(), group));
+                    }
+                });
             }
         }
         out
+    }
+
+    #[test]
+    fn a_compressed_aggregate_is_matched_per_record_inside() {
+        let mut agg = Aggregator::new();
+        let users = [
+            b"inner GetRecords line".to_vec(),
+            b"inner other line".to_vec(),
+            fixture("text.gz"),
+            fixture("cwl_data.gz"),
+        ];
+        for user in &users {
+            assert!(agg.add(user, "pk", None).is_none());
+        }
+        let aggregate = agg.flush().unwrap().data;
+        let matcher = Matcher::new(&["GetRecords|order placed"], MatchOptions::default()).unwrap();
+        for codec in [
+            decode::Codec::Gzip,
+            decode::Codec::Zlib,
+            decode::Codec::Zstd,
+        ] {
+            let compressed = decode::compress(codec, &aggregate).unwrap();
+            let plan = plan_decoded(
+                event(&[("shardId-0", "1", &compressed), ("shardId-0", "2", b"x")]),
+                &matcher,
+                decode::Options::default(),
+            );
+            // The aggregate and its 4 records were decoded, and x; 2 lines and 1 of 3 events
+            // matched.
+            assert_eq!(plan.decoding.records, 6, "{codec}");
+            assert_eq!(plan.matched, 3, "{codec}");
+            let lines = tail_lines(&plan, decode::Options::default());
+            let texts: Vec<String> = lines
+                .iter()
+                .map(|(l, _)| String::from_utf8_lossy(l).into_owned())
+                .collect();
+            assert_eq!(texts.len(), 3, "{codec}: {texts:?}");
+            assert_eq!(texts[0], "inner GetRecords line");
+            assert!(texts[1].contains("order placed"), "{texts:?}");
+            assert!(texts[2].contains("\"GetRecords\""), "{texts:?}");
+            assert_eq!(lines[2].1.as_deref(), Some("CloudTrail/logs"));
+            // Forwarded as the records inside, not as the compressed aggregate.
+            let forwarded: Vec<Vec<u8>> = plan
+                .entries
+                .iter()
+                .flat_map(|e| kpl::deaggregate(Bytes::from(e.data.clone()), "k", None))
+                .map(|u| u.data.to_vec())
+                .collect();
+            assert_eq!(forwarded.len(), 3);
+            assert_eq!((&forwarded[0], &forwarded[1]), (&users[0], &users[2]));
+        }
     }
 
     #[test]

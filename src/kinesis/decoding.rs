@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use crate::decode::{self, Decode, Decoded, Decoder, Tally};
+use crate::decode::{self, Decode, Decoder, Tally};
 
 /// One reader's decoder and its counts since they were last handed to [`Tallies`].
 pub(super) struct ShardDecoder {
@@ -38,23 +38,14 @@ impl ShardDecoder {
         if plain {
             return Lines::Plain(Some(data));
         }
-        let decoded = self.decoder.decode(&data);
-        self.tally.add(&decoded);
-        // A compressed KPL aggregate (`ktail put --aggregate --compress`): its user records,
-        // each decoded in turn (one level: an aggregate inside is printed as it is).
-        if let Decoded::Decompressed { data: inner, .. } = &decoded
-            && crate::kpl::looks_aggregated(inner)
-        {
-            let inner = Bytes::copy_from_slice(inner);
-            let mut lines = Vec::new();
-            for user in crate::kpl::deaggregate(inner, "", None) {
-                let decoded = self.decoder.decode(&user.data);
-                self.tally.add(&decoded);
-                lines.extend(decoded.owned_items(&user.data).map(|i| (i.line, i.log)));
-            }
-            return Lines::Many(lines.into_iter());
-        }
-        Lines::Decoded(decoded.owned_items(&data))
+        // Decoded by the rule the grep function shares, which also opens a compressed KPL
+        // aggregate (`ktail put --aggregate --compress`) into its user records.
+        let mut lines = Vec::with_capacity(1);
+        self.decoder
+            .decode_each(&data, &mut self.tally, |stored, decoded| {
+                lines.push(decoded.owned_items(stored));
+            });
+        Lines::Decoded(lines.into_iter().flatten())
     }
 
     /// The counts since the last call, leaving zero.
@@ -66,8 +57,7 @@ impl ShardDecoder {
 /// What one user record decoded to, as lines.
 pub(super) enum Lines {
     Plain(Option<Bytes>),
-    Decoded(decode::OwnedItems),
-    Many(std::vec::IntoIter<(Bytes, Option<decode::LogMeta>)>),
+    Decoded(std::iter::Flatten<std::vec::IntoIter<decode::OwnedItems>>),
 }
 
 impl Iterator for Lines {
@@ -77,7 +67,6 @@ impl Iterator for Lines {
         match self {
             Lines::Plain(data) => data.take().map(|d| (d, None)),
             Lines::Decoded(items) => items.next().map(|i| (i.line, i.log)),
-            Lines::Many(lines) => lines.next(),
         }
     }
 }
