@@ -99,6 +99,68 @@ impl LogsEnvelope<'_> {
         // Serializing these types into a Vec cannot fail: no maps with non-string keys, no I/O.
         serde_json::to_vec(self).unwrap_or_default()
     }
+
+    /// The envelope as compact JSON, like [`LogsEnvelope::to_json`], except that every message
+    /// keeps its exact bytes: what is not UTF-8 in a message is written as it is, not as U+FFFD.
+    /// That is not valid JSON (no more than what a producer writing raw bytes makes), but this
+    /// module reads it back to the same bytes, so a cut-down envelope the grep function forwards
+    /// prints the same lines `tail` prints from the original. All-UTF-8 envelopes give the same
+    /// bytes as [`LogsEnvelope::to_json`].
+    pub fn to_json_exact(&self) -> Vec<u8> {
+        if self
+            .log_events
+            .iter()
+            .all(|e| std::str::from_utf8(&e.message).is_ok())
+        {
+            return self.to_json();
+        }
+        // The same fields in the same order as the derived serializer writes them.
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"owner\":");
+        json_string(&mut out, &self.owner);
+        out.extend_from_slice(b",\"logGroup\":");
+        json_string(&mut out, &self.log_group);
+        out.extend_from_slice(b",\"logStream\":");
+        json_string(&mut out, &self.log_stream);
+        out.extend_from_slice(b",\"subscriptionFilters\":[");
+        for (i, filter) in self.subscription_filters.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_string(&mut out, filter);
+        }
+        out.extend_from_slice(b"],\"messageType\":");
+        json_string(&mut out, &self.message_type);
+        out.extend_from_slice(b",\"logEvents\":[");
+        for (i, event) in self.log_events.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            json_string(&mut out, &event.id);
+            out.extend_from_slice(
+                format!(",\"timestamp\":{},\"message\":\"", event.timestamp).as_bytes(),
+            );
+            for chunk in event.message.utf8_chunks() {
+                let escaped = serde_json::to_vec(chunk.valid()).unwrap_or_default();
+                // Without its quotes; the bytes that are not UTF-8 (never a quote, a backslash
+                // or a control character: all are 0x80 or above) as they are.
+                if let Some(inner) = escaped.get(1..escaped.len().saturating_sub(1)) {
+                    out.extend_from_slice(inner);
+                }
+                out.extend_from_slice(chunk.invalid());
+            }
+            out.extend_from_slice(b"\"}");
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+/// `s` as a JSON string, quoted and escaped.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Reads a JSON string as bytes: borrowed when it has no escapes, never checked for UTF-8.

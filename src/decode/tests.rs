@@ -751,3 +751,45 @@ fn decode_each_opens_one_level_only_and_keeps_what_only_looks_aggregated() {
         (1, 1, 0)
     );
 }
+
+#[test]
+fn exact_json_keeps_messages_that_are_not_utf8_byte_for_byte() {
+    let mut d = decoder(Decode::Auto);
+    let raw = fixture("cwl_non_utf8.gz");
+    let Decoded::Logs { envelope, .. } = d.decode(&raw) else {
+        panic!("cwl_non_utf8.gz is an envelope")
+    };
+    let want: Vec<Vec<u8>> = envelope
+        .log_events
+        .iter()
+        .map(|e| e.message.to_vec())
+        .collect();
+    assert!(std::str::from_utf8(&want[0]).is_err() && std::str::from_utf8(&want[1]).is_err());
+    // Read back as the tail side reads a forwarded envelope: the same bytes, the same fields.
+    let mut d = decoder(Decode::Auto);
+    for keep in [0..2, 0..1, 1..2] {
+        let mut kept = envelope.clone();
+        kept.log_events = envelope.log_events[keep.clone()].to_vec();
+        let json = kept.to_json_exact();
+        let compressed = compress(Codec::Gzip, &json).unwrap();
+        let Decoded::Logs { envelope: back, .. } = d.decode(&compressed) else {
+            panic!("still an envelope: {}", String::from_utf8_lossy(&json))
+        };
+        assert_eq!(back, kept);
+        let messages: Vec<Vec<u8>> = back.log_events.iter().map(|e| e.message.to_vec()).collect();
+        assert_eq!(messages, want[keep]);
+    }
+    // All UTF-8: exactly what to_json writes, valid JSON.
+    let data = fixture("cwl_data.json");
+    let envelope: LogsEnvelope<'_> = serde_json::from_slice(&data).unwrap();
+    assert_eq!(envelope.to_json_exact(), data);
+    let mut escapes = envelope.clone();
+    escapes.log_events[0].message = Cow::Borrowed(b"quote \" backslash \\ tab \t nl \n \xff end");
+    escapes.subscription_filters = vec!["a\"b".into(), "c".into()];
+    let json = escapes.to_json_exact();
+    let compressed = compress(Codec::Zstd, &json).unwrap();
+    let Decoded::Logs { envelope: back, .. } = d.decode(&compressed) else {
+        panic!("still an envelope: {}", String::from_utf8_lossy(&json))
+    };
+    assert_eq!(back, escapes);
+}

@@ -119,7 +119,7 @@ pub fn plan(records: Vec<KinesisEventRecord>, matcher: &Matcher) -> Plan {
 ///   so the tail side decodes (or fails to decode) it exactly as a tail of the source would;
 /// - a CloudWatch Logs `DATA_MESSAGE` is matched per log event. All matched: it goes as stored.
 ///   Some matched: a copy of the envelope (same owner, group, stream and filters, same field
-///   names) with only those events, compressed again with the codec it came in, so it is still
+///   names, messages byte for byte even when not UTF-8) with only those events, compressed again with the codec it came in, so it is still
 ///   an envelope to the mode that read the original (and `-o json` still shows `log_group`).
 ///   None matched: nothing;
 /// - a `CONTROL_MESSAGE` (a health check) is dropped.
@@ -152,7 +152,7 @@ pub fn select<'a>(
             };
             // Compressing into a Vec does not fail; should it, the whole record goes as stored:
             // more than matched, never less.
-            match decode::compress(*codec, &cut.to_json()) {
+            match decode::compress(*codec, &cut.to_json_exact()) {
                 Ok(data) => (n, Some(Cow::Owned(data))),
                 Err(_) => (n, Some(Cow::Borrowed(stored))),
             }
