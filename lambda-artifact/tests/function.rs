@@ -719,6 +719,218 @@ async fn committed_bootstrap_forwards_matches() {
     );
 }
 
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/decode")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Mixed data as real streams carry it, in one shard: plain, Python's gzip, zlib and zstandard
+/// (tests/fixtures/decode/make.py), CloudWatch Logs envelopes in three codecs and a control
+/// message, an aggregate made by the Python aws-kinesis-agg holding plain, gzip, zstd and an
+/// envelope, compressed aggregates (`ktail put --aggregate --compress`), corrupt, truncated, a
+/// bomb past the cap, non-UTF-8 messages and a non-UTF-8 plain record.
+fn mixed_records() -> Vec<Vec<u8>> {
+    let python_users: Vec<Value> = [
+        b"aggregated plain GetRecords line".to_vec(),
+        fixture("text.gz"),
+        fixture("cwl_data.gz"),
+        fixture("text.zst"),
+        b"aggregated plain other line".to_vec(),
+    ]
+    .iter()
+    .map(|d| json!({"pk": "pk", "ehk": null, "data": b64(d)}))
+    .collect();
+    let python = python_aggregate(&python_users, 1024 * 1024);
+    assert_eq!(python.len(), 1, "one aggregate");
+    let mut agg = ktail::kpl::Aggregator::new();
+    for user in [
+        b"compressed aggregate GetRecords line".to_vec(),
+        b"compressed aggregate other line".to_vec(),
+        fixture("text.zlib"),
+        fixture("cwl_data.zst"),
+    ] {
+        assert!(agg.add(&user, "pk", None).is_none());
+    }
+    let aggregate = agg.flush().unwrap().data;
+    let compress = |codec| ktail::decode::compress(codec, &aggregate).unwrap();
+    vec![
+        b"plain GetRecords line".to_vec(),
+        fixture("text.gz"),
+        fixture("text.zlib"),
+        fixture("text.zst"),
+        fixture("cwl_data.gz"),
+        fixture("cwl_data.zlib"),
+        fixture("cwl_data.zst"),
+        fixture("cwl_control.gz"),
+        python[0].clone(),
+        compress(ktail::decode::Codec::Gzip),
+        compress(ktail::decode::Codec::Zstd),
+        fixture("corrupt_crc.gz"),
+        fixture("truncated.zlib"),
+        fixture("bomb.gz"),
+        fixture("cwl_non_utf8.gz"),
+        b"\xff\xfe binary GetRecords \x00".to_vec(),
+    ]
+}
+
+/// Plain and decompressed lines, some events of each envelope (a non-UTF-8 one too), and bad
+/// data by its gzip magic (which it keeps, being forwarded as stored).
+const MIXED_MATCH: &str = r"GetRecords|order placed|latin-1|\x1f";
+
+/// One line as `ktail tail` shows it: the bytes and, for a log event, its log group and id.
+type Line = (Vec<u8>, Option<(String, String)>);
+
+/// The lines `ktail tail` prints for `records` (user records, decoded), those matching
+/// `pattern` only when given.
+fn tail_lines<'a>(records: impl IntoIterator<Item = &'a [u8]>, pattern: Option<&str>) -> Vec<Line> {
+    use ktail::decode::{Decoder, Options, Tally};
+    let matcher = pattern.map(|p| {
+        ktail::filter::Matcher::new(&[p], ktail::filter::MatchOptions::default()).unwrap()
+    });
+    let mut decoder = Decoder::new(Options::default());
+    let mut out = Vec::new();
+    for record in records {
+        for user in ktail::kpl::deaggregate(Bytes::copy_from_slice(record), "pk", None) {
+            decoder.decode_each(&user.data, &mut Tally::new(), |_, decoded| {
+                for item in decoded.items() {
+                    if matcher.as_ref().is_some_and(|m| !m.is_match(item.line)) {
+                        continue;
+                    }
+                    let log = item
+                        .log
+                        .map(|l| (l.log_group().to_owned(), l.id().to_owned()));
+                    out.push((item.line.to_vec(), log));
+                }
+            });
+        }
+    }
+    out
+}
+
+/// What the output stream holds, read as `ktail tail` reads it, is exactly the matching lines
+/// of the mixed data, in order, envelope fields included.
+fn assert_mixed_output(got: &[(String, Vec<u8>)]) {
+    let records = mixed_records();
+    let want = tail_lines(records.iter().map(Vec::as_slice), Some(MIXED_MATCH));
+    let got = tail_lines(got.iter().map(|(_, d)| d.as_slice()), None);
+    let show = |lines: &[Line]| {
+        lines
+            .iter()
+            .map(|(l, _)| {
+                String::from_utf8_lossy(l)
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        got == want,
+        "got {:#?}\nwant {:#?}",
+        show(&got),
+        show(&want)
+    );
+    // Independent of the library's reading: 2 plain GetRecords lines (one not UTF-8) and 3 in
+    // aggregates; the GetRecords event of 6 envelopes (3 in aggregates); "order placed" from 3
+    // codecs and 4 in aggregates; the latin-1 event; 2 bad records by their gzip magic (corrupt,
+    // bomb). 21 lines, 7 of them log events.
+    let count = |needle: &[u8]| {
+        got.iter()
+            .filter(|(l, _)| l.windows(needle.len()).any(|w| w == needle))
+            .count()
+    };
+    assert_eq!(
+        count(b"\"eventName\":\"GetRecords\""),
+        6,
+        "{:#?}",
+        show(&got)
+    );
+    assert_eq!(count(b"\"msg\":\"order placed\""), 7, "{:#?}", show(&got));
+    assert_eq!(count(b"latin-1 caf\xe9 and \xff\xfe"), 1);
+    assert_eq!(count(b"\xff\xfe binary GetRecords \x00"), 1);
+    assert_eq!(count(b"\x1f\x8b"), 2);
+    assert!(count(b"CWL CONTROL MESSAGE") == 0 && count(b"PutRecords") == 0);
+    assert_eq!(got.len(), 21, "{:#?}", show(&got));
+    let groups: Vec<&str> = got
+        .iter()
+        .filter_map(|(_, log)| log.as_ref().map(|(group, _)| group.as_str()))
+        .collect();
+    assert_eq!(groups.len(), 7);
+    assert!(groups.iter().all(|g| *g == "CloudTrail/logs"), "{groups:?}");
+}
+
+/// Mixed data through the handler in-process: each line matched after decoding, a compressed
+/// aggregate opened as `tail` opens it, bad data forwarded as stored when it matches, the control
+/// message dropped, and the invocation's counts.
+#[tokio::test]
+async fn mixed_data_is_decoded_and_matched_as_tail_decodes_it() {
+    let kinesis = support::ferrokinesis();
+    let out = support::unique_name("out");
+    kinesis.create_stream(&out, 1).await;
+    let handler = handler(&kinesis, &[("MATCH", MIXED_MATCH), ("STREAM_NAME", &out)]).await;
+    let (response, report) = handler
+        .process(event(&one_shard(&mixed_records())), in_a_minute())
+        .await;
+    assert!(failures(&response).is_empty(), "{report:?}");
+    assert_eq!((report.records_in, report.matched), (16, 21), "{report:?}");
+    assert_eq!(
+        (report.control_messages, report.undecodable),
+        (1, 3),
+        "{report:?}"
+    );
+    let warning = report.decode_warning.as_deref().unwrap_or_default();
+    assert!(
+        warning.starts_with("3 records could not be decoded and were passed through as stored"),
+        "{warning}"
+    );
+    assert_mixed_output(&read_back(&kinesis, &out).await);
+}
+
+/// The same mixed data through the committed x86_64 `bootstrap`, run as Lambda runs it.
+#[tokio::test]
+async fn committed_bootstrap_decodes_mixed_data() {
+    let kinesis = support::ferrokinesis();
+    let out = support::unique_name("out");
+    kinesis.create_stream(&out, 1).await;
+    let bootstrap = support::lambda_runtime::bootstrap("x86_64");
+    let mut function = support::lambda_runtime::Function::spawn(
+        &bootstrap,
+        "ktail-grep-test",
+        &[
+            ("MATCH", MIXED_MATCH),
+            ("STREAM_NAME", &out),
+            ("AWS_ENDPOINT_URL", &kinesis.endpoint),
+        ],
+    );
+    let payload = serde_json::to_vec(&event_json(&one_shard(&mixed_records()))).unwrap();
+    let (outcome, function) = tokio::task::spawn_blocking(move || {
+        let outcome = function.invoke(&payload, Duration::from_secs(60));
+        (outcome, function)
+    })
+    .await
+    .unwrap();
+    assert_eq!(outcome.json(), json!({"batchItemFailures": []}));
+    assert_mixed_output(&read_back(&kinesis, &out).await);
+    let log = function.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("records_in"))
+        .unwrap_or_else(|| panic!("no report line in:\n{log}"));
+    let report: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        (
+            report["records_in"].as_u64(),
+            report["matched"].as_u64(),
+            report["control_messages"].as_u64(),
+            report["undecodable"].as_u64()
+        ),
+        (Some(16), Some(21), Some(1), Some(3)),
+        "{report}"
+    );
+}
+
 /// A bad configuration fails init with one clear line, before any event is taken.
 #[test]
 fn committed_bootstrap_fails_init_on_a_bad_pattern() {
