@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use ktail::decode::{Decoder, Options};
+use ktail::decode::{Codec, Decoder, Options, Tally};
 use ktail::kpl::Aggregator;
 
 use crate::tail::json_lines;
+use ktail_testkit::esm_poller::Poller;
 use ktail_testkit::{self as support, Emulator, run_ktail, run_ktail_with_stdin, unique_name};
 
 const RUN: Duration = Duration::from_secs(90);
@@ -54,13 +55,35 @@ pub(crate) fn expected_lines(records: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for record in records {
         for user in ktail::kpl::deaggregate(Bytes::from(record.clone()), "pk", None) {
-            let decoded = decoder.decode(&user.data);
-            for item in decoded.items() {
-                out.push(item.line.to_vec());
-            }
+            decoder.decode_each(&user.data, &mut Tally::new(), |_, decoded| {
+                for item in decoded.items() {
+                    out.push(item.line.to_vec());
+                }
+            });
         }
     }
     out
+}
+
+/// [`mixed_records`], then a KPL aggregate compressed whole in each codec (`ktail put
+/// --aggregate --compress`), each holding plain lines, zlib, a non-UTF-8 envelope and a zstd one.
+pub(crate) fn parity_records() -> Vec<Vec<u8>> {
+    let mut agg = Aggregator::new();
+    for user in [
+        b"compressed aggregate GetRecords line".to_vec(),
+        b"compressed aggregate other line".to_vec(),
+        fixture("text.zlib"),
+        fixture("cwl_non_utf8.gz"),
+        fixture("cwl_data.zst"),
+    ] {
+        assert!(agg.add(&user, "pk", None).is_none());
+    }
+    let aggregate = agg.flush().unwrap().data;
+    let mut records = mixed_records();
+    for codec in [Codec::Gzip, Codec::Zlib, Codec::Zstd] {
+        records.push(ktail::decode::compress(codec, &aggregate).unwrap());
+    }
+    records
 }
 
 /// Splits line-mode output into lines (each record's line ends with one newline).
@@ -210,4 +233,95 @@ async fn put_compress_round_trips_through_tail() {
         cmd.args(["tail", &stream, "--oldest", "-e", "--decode", "none"]);
         assert_ne!(run_ktail(cmd, RUN).stdout_str(), input, "{codec}");
     }
+}
+
+/// Plain and decompressed lines, some events of most envelopes (a non-UTF-8 one among them) and
+/// bad data by its gzip magic (passed through as stored).
+const PARITY_MATCH: &str = r"GetRecords|order placed|latin-1|\x1f";
+
+/// The fields of a `-o json` line that say what was printed and where it came from in the
+/// source, which both paths must agree on (stream, shard, sequence and key are the filtered
+/// stream's under `grep`).
+fn printed(line: &serde_json::Value) -> serde_json::Value {
+    let keys = [
+        "data",
+        "data_base64",
+        "log_group",
+        "log_stream",
+        "log_event_id",
+        "log_timestamp",
+    ];
+    keys.iter()
+        .filter_map(|k| Some((k.to_string(), line.get(*k)?.clone())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Issue 13: for the same data, `ktail grep S P` (the committed function in the loop, run by the
+/// test's event source mapping poller) and `ktail tail S -g P` print the same lines, for every
+/// encoding, in line mode and with `-o json` (the envelope fields survive the function).
+#[tokio::test(flavor = "multi_thread")]
+async fn grep_prints_what_tail_g_prints_for_every_encoding() {
+    let m = support::moto();
+    let src = unique_name("decode-parity");
+    m.create_stream(&src, 1).await;
+    let poller = Poller::start(m, &src);
+    m.put_records(&src, parity_records()).await;
+    let mut n = 0;
+    let tail = |json: bool| {
+        let mut cmd = m.ktail();
+        cmd.args(["tail", &src, "--oldest", "-e", "-g", PARITY_MATCH]);
+        if json {
+            cmd.args(["-o", "json"]);
+        }
+        let out = run_ktail(cmd, RUN);
+        out.assert_success();
+        out.stdout
+    };
+    let grep = |n: usize, json: bool| {
+        let n = n.to_string();
+        let mut cmd = m.ktail();
+        cmd.args(["grep", &src, PARITY_MATCH, "--oldest", "-n", &n]);
+        if json {
+            cmd.args(["-o", "json"]);
+        }
+        let out = run_ktail(cmd, RUN);
+        out.assert_success();
+        out.stdout
+    };
+
+    // 13 lines of the mixed records, 4 in each compressed aggregate.
+    let matcher = ktail::filter::Matcher::new(&[PARITY_MATCH], Default::default()).unwrap();
+    let expected: Vec<u8> = expected_lines(&parity_records())
+        .into_iter()
+        .filter(|line| matcher.is_match(line))
+        .inspect(|_| n += 1)
+        .flat_map(|mut line| {
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            line
+        })
+        .collect();
+    assert_eq!(n, 25);
+    let want = tail(false);
+    assert!(want == expected, "{:?}", String::from_utf8_lossy(&want));
+    let got = grep(n, false);
+    assert!(
+        got == want,
+        "grep printed:\n{}\ntail -g printed:\n{}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+
+    let want: Vec<_> = json_lines(&tail(true)).iter().map(printed).collect();
+    let got: Vec<_> = json_lines(&grep(n, true)).iter().map(printed).collect();
+    assert_eq!(want.len(), n);
+    assert_eq!(got, want);
+    let events = got.iter().filter(|v| v.get("log_group").is_some()).count();
+    assert_eq!(
+        events, 11,
+        "log events keep their envelope through the function"
+    );
+    assert!(poller.activity().invocations > 0);
 }
