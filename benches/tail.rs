@@ -1,8 +1,10 @@
 //! `ktail tail` benchmarks (issue 3): the release binary against an in-process ferrokinesis (fast,
 //! so the emulator does not measure itself; its CPU is this process's, not ktail's).
 //!
-//! - drain: 100,000 JSON log lines of ~200 bytes in 4 shards, plain and KPL-aggregated, read with
-//!   `--oldest -e`: records/s, CPU seconds and peak RSS of ktail.
+//! - drain: 100,000 JSON log lines of ~200 bytes in 4 shards, plain, KPL-aggregated, and as the
+//!   log events of gzip'd CloudWatch Logs envelopes (100 events each, as a subscription filter
+//!   delivers them; issue 13), read with `--oldest -e`: records/s, CPU seconds and peak RSS of
+//!   ktail.
 //! - lag: one record every 50 ms carrying its send time; put → stdout p50/p99 at the default poll
 //!   interval and at `--poll-interval 200ms`.
 //! - idle: following a 100-shard stream with no traffic: CPU % and RSS.
@@ -17,9 +19,34 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use ktail::decode::{Codec, DATA_MESSAGE, LogEvent, LogsEnvelope};
 use ktail::kpl::Aggregator;
 
 const RECORDS: usize = 100_000;
+
+/// Log events per CloudWatch Logs envelope in the envelope drain.
+const EVENTS_PER_ENVELOPE: usize = 100;
+
+/// How the drain's lines are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// One line per Kinesis record.
+    Plain,
+    /// KPL aggregates of many lines.
+    Aggregated,
+    /// gzip'd CloudWatch Logs `DATA_MESSAGE`s of [`EVENTS_PER_ENVELOPE`] lines each.
+    Envelopes,
+}
+
+impl Stored {
+    fn name(self) -> &'static str {
+        match self {
+            Stored::Plain => "plain",
+            Stored::Aggregated => "KPL-aggregated",
+            Stored::Envelopes => "gzip'd CloudWatch Logs envelopes",
+        }
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -33,8 +60,9 @@ fn main() {
         .expect("runtime");
     println!("ktail binary: {}", ktail_testkit::ktail_bin().display());
     if want("drain") {
-        rt.block_on(drain(false));
-        rt.block_on(drain(true));
+        rt.block_on(drain(Stored::Plain));
+        rt.block_on(drain(Stored::Aggregated));
+        rt.block_on(drain(Stored::Envelopes));
     }
     if want("lag") {
         let secs = env_secs("KTAIL_BENCH_LAG_SECS", 30);
@@ -121,14 +149,42 @@ fn children_cpu() -> (f64, i64) {
     (secs(usage.ru_utime) + secs(usage.ru_stime), usage.ru_maxrss)
 }
 
-async fn drain(aggregated: bool) {
+/// A CloudWatch Logs subscription record holding `lines`, gzip'd, in the documented shape.
+fn envelope(first: usize, lines: &[String]) -> Vec<u8> {
+    let envelope = LogsEnvelope {
+        owner: "123456789012".into(),
+        log_group: "/ecs/checkout".into(),
+        log_stream: "checkout/web/5f0c2a".into(),
+        subscription_filters: vec!["ktail-bench".into()],
+        message_type: DATA_MESSAGE.into(),
+        log_events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| LogEvent {
+                id: format!("{:056}", first + i).into(),
+                timestamp: 1_764_079_200_000 + (first + i) as i64,
+                message: line.as_bytes().into(),
+            })
+            .collect(),
+    };
+    ktail::decode::compress(Codec::Gzip, &envelope.to_json()).expect("gzip")
+}
+
+async fn drain(stored: Stored) {
     let emu = ktail_testkit::ferrokinesis();
     let stream = ktail_testkit::unique_name("bench-drain");
     emu.create_stream(&stream, 4).await;
     let client = emu.kinesis().await;
     let mut entries = Vec::new();
     let mut bytes = 0;
-    if aggregated {
+    if stored == Stored::Envelopes {
+        let lines: Vec<String> = (0..RECORDS).map(log_line).collect();
+        bytes = lines.iter().map(String::len).sum();
+        for (n, chunk) in lines.chunks(EVENTS_PER_ENVELOPE).enumerate() {
+            let data = envelope(n * EVENTS_PER_ENVELOPE, chunk);
+            entries.push(entry(&format!("key-{n}"), data));
+        }
+    } else if stored == Stored::Aggregated {
         let mut agg = Aggregator::new();
         for i in 0..RECORDS {
             let line = log_line(i);
@@ -213,11 +269,7 @@ async fn drain(aggregated: bool) {
     println!(
         "drain {}: {RECORDS} records ({} Kinesis records, avg {} B) in {elapsed:.2} s = {:.0} records/s; \
          CPU {cpu:.3} s ({:.3} s per 100k, {:.2} s per million); peak RSS {:.1} MB",
-        if aggregated {
-            "KPL-aggregated"
-        } else {
-            "plain"
-        },
+        stored.name(),
         kinesis_records,
         bytes / RECORDS,
         RECORDS as f64 / elapsed,

@@ -2,6 +2,9 @@
 //! lines, ~14 MB of event JSON with base64) from the event bytes to the PutRecords request bodies
 //! the SDK serialises. The network is left out: a connector answers every call with success.
 //!
+//! The same batch size of gzip'd CloudWatch Logs envelopes (10 events each, 100,000 log events)
+//! measures decoding and per-event matching (issue 13).
+//!
 //! `cargo bench -p ktail-grep --bench handler`. Goal (TARGETS.md): ≤ 50 ms per batch on one core.
 
 use std::sync::Arc;
@@ -56,17 +59,60 @@ impl HttpClient for Sink {
     }
 }
 
+/// A ~1 KB JSON log line, `"status":500` when `i` is a multiple of `every`.
+fn log_line(i: usize, every: usize) -> String {
+    let status = if i % every == 0 { 500 } else { 200 };
+    format!(
+        r#"{{"ts":"2026-11-25T14:00:00.{i:06}Z","level":"info","service":"checkout","status":{status},"path":"/api/v1/orders/{i}","latency_ms":{},"user_agent":"Mozilla/5.0 (X11; Linux x86_64)","msg":"{}"}}"#,
+        i % 977,
+        "request handled ".repeat(33)
+    )
+}
+
 /// The event Lambda would send: ~1 KB JSON log lines, one in `every` with `"status":500`.
 fn event_json(every: usize) -> Vec<u8> {
+    event_of((0..RECORDS).map(|i| log_line(i, every).into_bytes()))
+}
+
+/// Log events per envelope in the envelope batches.
+const EVENTS_PER_ENVELOPE: usize = 10;
+
+/// The event for a stream fed by a CloudWatch Logs subscription filter (issue 13): every record
+/// a gzip'd `DATA_MESSAGE` of [`EVENTS_PER_ENVELOPE`] of the same log lines, one event in
+/// `every` with `"status":500`.
+fn envelope_event_json(every: usize) -> Vec<u8> {
+    use ktail::decode::{Codec, DATA_MESSAGE, LogEvent, LogsEnvelope, compress};
+    event_of((0..RECORDS).map(|r| {
+        let first = r * EVENTS_PER_ENVELOPE;
+        let lines: Vec<String> = (first..first + EVENTS_PER_ENVELOPE)
+            .map(|i| log_line(i, every))
+            .collect();
+        let envelope = LogsEnvelope {
+            owner: "123456789012".into(),
+            log_group: "/ecs/checkout".into(),
+            log_stream: "checkout/web/5f0c2a".into(),
+            subscription_filters: vec!["ktail-grep".into()],
+            message_type: DATA_MESSAGE.into(),
+            log_events: lines
+                .iter()
+                .enumerate()
+                .map(|(n, line)| LogEvent {
+                    id: format!("{:056}", first + n).into(),
+                    timestamp: 1_764_079_200_000 + (first + n) as i64,
+                    message: line.as_bytes().into(),
+                })
+                .collect(),
+        };
+        compress(Codec::Gzip, &envelope.to_json()).unwrap_or_default()
+    }))
+}
+
+/// A Kinesis event of one shard's records with the given data.
+fn event_of(datas: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let records: Vec<serde_json::Value> = (0..RECORDS)
-        .map(|i| {
-            let status = if i % every == 0 { 500 } else { 200 };
-            let line = format!(
-                r#"{{"ts":"2026-11-25T14:00:00.{i:06}Z","level":"info","service":"checkout","status":{status},"path":"/api/v1/orders/{i}","latency_ms":{},"user_agent":"Mozilla/5.0 (X11; Linux x86_64)","msg":"{}"}}"#,
-                i % 977,
-                "request handled ".repeat(33)
-            );
+    let records: Vec<serde_json::Value> = datas
+        .enumerate()
+        .map(|(i, data)| {
             serde_json::json!({
                 "eventID": format!("shardId-000000000000:{}", 49_000_000_000u64 + i as u64),
                 "eventName": "aws:kinesis:record",
@@ -79,7 +125,7 @@ fn event_json(every: usize) -> Vec<u8> {
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": format!("host-{}", i % 16),
                     "sequenceNumber": format!("{}", 49_000_000_000u64 + i as u64),
-                    "data": b64.encode(line),
+                    "data": b64.encode(data),
                     "approximateArrivalTimestamp": 1_764_079_200.123,
                 }
             })
@@ -127,11 +173,17 @@ fn bench(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
-    for (name, every) in [
-        ("10k_records_10pct_match", 10),
-        ("10k_records_all_match", 1),
+    for (name, event) in [
+        ("10k_records_10pct_match", event_json(10)),
+        ("10k_records_all_match", event_json(1)),
+        // Each envelope has one matching event of 10: cut down and gzip'd again.
+        (
+            "10k_gzip_envelopes_10pct_events_match",
+            envelope_event_json(10),
+        ),
+        // Every event matches: each envelope is forwarded as stored.
+        ("10k_gzip_envelopes_all_match", envelope_event_json(1)),
     ] {
-        let event = event_json(every);
         let sink = Sink::default();
         let handler = handler(&sink);
         group.throughput(Throughput::Bytes(event.len() as u64));
@@ -150,8 +202,9 @@ fn bench(c: &mut Criterion) {
         let (_, report) =
             runtime.block_on(handler.process(parsed, SystemTime::now() + Duration::from_secs(60)));
         eprintln!(
-            "{name}: event JSON {} bytes; {} matches in {} Kinesis records, {} PutRecords calls, {} bytes of request bodies",
+            "{name}: event JSON {} bytes; {} log events; {} matches in {} Kinesis records, {} PutRecords calls, {} bytes of request bodies",
             event.len(),
+            report.log_events,
             report.matched,
             report.put,
             report.calls,
