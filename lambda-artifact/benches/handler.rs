@@ -61,7 +61,7 @@ impl HttpClient for Sink {
 
 /// A ~1 KB JSON log line, `"status":500` when `i` is a multiple of `every`.
 fn log_line(i: usize, every: usize) -> String {
-    let status = if i % every == 0 { 500 } else { 200 };
+    let status = if i.is_multiple_of(every) { 500 } else { 200 };
     format!(
         r#"{{"ts":"2026-11-25T14:00:00.{i:06}Z","level":"info","service":"checkout","status":{status},"path":"/api/v1/orders/{i}","latency_ms":{},"user_agent":"Mozilla/5.0 (X11; Linux x86_64)","msg":"{}"}}"#,
         i % 977,
