@@ -32,6 +32,50 @@ fn zips_were_built_from_the_current_inputs() {
     );
 }
 
+/// Every module of the library half the function compiles (those of src/lib.rs not behind the
+/// `cli` or `demo` features) is among the hashed inputs, so changing any of them makes the zips
+/// stale: src/decode and src/pattern once were not.
+#[test]
+fn the_input_hash_covers_every_module_the_function_compiles() {
+    let root = input_hash::workspace_root();
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("src/lib.rs");
+    let inputs = input_hash::source_files(&root);
+    let mut cli_only = false;
+    for line in lib.lines().map(str::trim) {
+        if line.starts_with("#[cfg(") {
+            cli_only = line.contains("\"cli\"") || line.contains("\"demo\"");
+            continue;
+        }
+        let Some(name) = line
+            .strip_prefix("pub mod ")
+            .or_else(|| line.strip_prefix("mod "))
+            .and_then(|rest| rest.strip_suffix(';'))
+        else {
+            continue;
+        };
+        if std::mem::take(&mut cli_only) {
+            continue;
+        }
+        let file = root.join("src").join(format!("{name}.rs"));
+        let dir = root.join("src").join(name);
+        assert!(
+            inputs.contains(&file) || inputs.iter().any(|f| f.starts_with(&dir)),
+            "src/{name} is compiled into the grep function but not hashed in examples/input_hash.rs"
+        );
+        if dir.is_dir() {
+            let hashed = inputs.iter().filter(|f| f.starts_with(&dir)).count();
+            let rust = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+                        .count()
+                })
+                .unwrap_or(0);
+            assert!(hashed > 0 || rust == 0, "src/{name}/ is not hashed");
+        }
+    }
+}
+
 #[test]
 fn zips_are_at_most_5_mb() {
     for arch in ARCHES {
