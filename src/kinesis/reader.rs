@@ -187,6 +187,7 @@ pub async fn read_shard(
     // When the next GetRecords may start: `gap` or more after the end of the last one.
     let mut next_call: Option<Instant> = None;
     let mut caught_up_before = false;
+    let mut quiet = Quiet::default();
     let mut limit = FIRST_LIMIT;
     loop {
         if let Some(at) = next_call
@@ -297,15 +298,47 @@ pub async fn read_shard(
             return Ok(End::Until);
         }
         // Caught up: poll every interval (but no more often than the read rate allows), counted
-        // from the end of the last call. The first time, wait a random part of it more, which
-        // spreads the shards' polls over the interval.
-        let mut wait = reader.config.poll_interval.max(gap);
+        // from the end of the last call; a shard that stayed empty a while, less often (see
+        // `Quiet`). The first time, wait a random part of it more, which spreads the shards'
+        // polls over the interval.
+        let mut wait = quiet
+            .next_wait(returned, reader.config.poll_interval)
+            .max(gap);
         if !caught_up_before {
             caught_up_before = true;
             let extra = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
             wait += Duration::from_millis(extra);
         }
         next_call = Some(ended + wait);
+    }
+}
+
+/// Empty polls in a row after which a caught-up shard is polled less often.
+const QUIET_POLLS: u32 = 30;
+/// How far apart a quiet shard's polls get, in poll intervals.
+const QUIET_STRETCH: u32 = 2;
+
+/// How often a caught-up shard is polled. Following an idle stream costs one GetRecords per shard
+/// per interval, nearly all of it SDK work on answers that hold nothing; so a shard that stayed
+/// empty for [`QUIET_POLLS`] polls in a row is polled a quarter interval later each time, up to
+/// [`QUIET_STRETCH`] intervals apart, and back at the interval with its first record. A shard
+/// with traffic keeps its lag; the first record after a long silence waits at most
+/// `QUIET_STRETCH` intervals.
+#[derive(Debug, Default)]
+struct Quiet {
+    empty: u32,
+}
+
+impl Quiet {
+    /// The wait before the next poll, after a caught-up poll that returned `returned` records.
+    fn next_wait(&mut self, returned: usize, poll_interval: Duration) -> Duration {
+        self.empty = if returned > 0 {
+            0
+        } else {
+            self.empty.saturating_add(1)
+        };
+        let quarters = 4 + self.empty.saturating_sub(QUIET_POLLS);
+        poll_interval * quarters.min(4 * QUIET_STRETCH) / 4
     }
 }
 
@@ -524,6 +557,27 @@ pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationTok
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quiet_shard_is_polled_less_often_until_its_next_record() {
+        let second = Duration::from_secs(1);
+        let mut quiet = Quiet::default();
+        let waits: Vec<Duration> = (0..45).map(|_| quiet.next_wait(0, second)).collect();
+        assert!(waits[..QUIET_POLLS as usize].iter().all(|&w| w == second));
+        assert_eq!(waits[QUIET_POLLS as usize], Duration::from_millis(1250));
+        assert_eq!(waits[QUIET_POLLS as usize + 1], Duration::from_millis(1500));
+        assert_eq!(waits[44], 2 * second);
+        // The first record snaps it back, and a record never lets it stretch.
+        assert_eq!(quiet.next_wait(1, second), second);
+        assert_eq!(quiet.next_wait(0, second), second);
+        let mut busy = Quiet::default();
+        for i in 0..200 {
+            assert_eq!(busy.next_wait(i % 29, second), second);
+        }
+        // A longer interval stretches in proportion.
+        let mut slow = Quiet { empty: 1000 };
+        assert_eq!(slow.next_wait(0, 5 * second), 10 * second);
+    }
 
     #[test]
     fn limit_follows_record_size() {
