@@ -7,7 +7,8 @@
 //!   ktail.
 //! - lag: one record every 50 ms carrying its send time; put → stdout p50/p99 at the default poll
 //!   interval and at `--poll-interval 200ms`.
-//! - idle: following a 100-shard stream with no traffic: CPU % and RSS.
+//! - idle: following a 100-shard stream with no traffic: CPU % and RSS, over the first seconds and
+//!   once the shards have been quiet for 40 s.
 //!
 //! Run: `cargo bench --bench tail` (all), or `cargo bench --bench tail -- drain|lag|idle`.
 //! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations.
@@ -425,21 +426,29 @@ async fn idle(secs: u64) {
     // Let every reader start and settle into its polling rhythm.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let before = proc_ticks(pid);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    let cpu = (proc_ticks(pid) - before) as f64 / ticks_per_sec;
-    let wall = started.elapsed().as_secs_f64();
-    let rss = proc_status_kb(pid, "VmRSS:");
-    let hwm = proc_status_kb(pid, "VmHWM:");
-    let running = child.try_wait().ok().flatten().is_none();
+    // Two windows: the first `secs` (every shard polled each interval), then, once the shards
+    // have been quiet for 40 s and are polled less often (src/kinesis/reader.rs, `Quiet`), as long
+    // again: what following an idle stream costs for good.
+    for (window, settle) in [("first", 0), ("quiet", 40u64.saturating_sub(5 + secs))] {
+        tokio::time::sleep(Duration::from_secs(settle)).await;
+        let before = proc_ticks(pid);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let cpu = (proc_ticks(pid) - before) as f64 / ticks_per_sec;
+        let wall = started.elapsed().as_secs_f64();
+        let rss = proc_status_kb(pid, "VmRSS:");
+        let hwm = proc_status_kb(pid, "VmHWM:");
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "ktail exited while idle"
+        );
+        println!(
+            "idle ({window} {wall:.0} s): 100 shards: CPU {:.2} % of one core ({cpu:.2} s), RSS {:.1} MB (peak {:.1} MB)",
+            cpu / wall * 100.0,
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(running, "ktail exited while idle");
-    println!(
-        "idle: 100 shards for {wall:.0} s: CPU {:.2} % of one core ({cpu:.2} s), RSS {:.1} MB (peak {:.1} MB)",
-        cpu / wall * 100.0,
-        rss as f64 / 1024.0,
-        hwm as f64 / 1024.0
-    );
 }
