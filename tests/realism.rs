@@ -518,3 +518,140 @@ async fn status_shows_the_mapping_s_last_processing_result() {
         .unwrap_or_else(|| panic!("{}", table.stdout_str()));
     assert!(row.contains("PROBLEM: Function call failed"), "{row}");
 }
+
+// ---- item 2: encrypted streams ----------------------------------------------------------------
+
+/// The ktail policy on `role`, decoded.
+async fn role_policy(m: &Emulator, role: &str) -> Value {
+    let doc = m
+        .iam()
+        .await
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("ktail-grep")
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    serde_json::from_str(&doc)
+        .or_else(|_| serde_json::from_str(&percent_encoding_free_decode(&doc)))
+        .unwrap()
+}
+
+/// The statements of `policy` that allow `action`.
+fn allowing(policy: &Value, action: &str) -> Vec<Value> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Action"] == action)
+        .cloned()
+        .collect()
+}
+
+/// `arn:aws:kms:REGION:ACCOUNT:` for the account and region of a stream ARN.
+fn kms_prefix(stream_arn: &Value) -> String {
+    let parts: Vec<&str> = stream_arn.as_str().unwrap().split(':').collect();
+    format!("arn:aws:kms:{}:{}:", parts[3], parts[4])
+}
+
+/// Issue 12 item 2: a source stream encrypted with a customer-managed KMS key cannot be read by
+/// the function without kms:Decrypt on that key, and the policy had none. Now attach reads the
+/// key with DescribeStreamSummary and grants kms:Decrypt on exactly that key; a bare key id
+/// becomes the key's ARN in the stream's region and account.
+#[tokio::test]
+async fn a_source_stream_s_customer_key_is_granted_kms_decrypt() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-kms-src").await;
+    let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    layer.encrypt(m, &src, key).await;
+    let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    out.assert_success();
+    let report = json_out(&out);
+    let policy = role_policy(m, &role_name(&report["role_arn"])).await;
+    let decrypt = allowing(&policy, "kms:Decrypt");
+    assert_eq!(decrypt.len(), 1, "{policy:#}");
+    assert_eq!(
+        decrypt[0]["Resource"],
+        format!("{}key/{key}", kms_prefix(&report["source_stream_arn"])),
+        "{policy:#}"
+    );
+    assert!(allowing(&policy, "kms:GenerateDataKey").is_empty());
+}
+
+/// Issue 12 item 2: the AWS-managed `alias/aws/kinesis` key needs no permission ("The use of the
+/// default service key for encryption does not require application of custom IAM permissions").
+#[tokio::test]
+async fn the_aws_managed_kinesis_key_needs_no_kms_permission() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-kms-managed").await;
+    layer.encrypt(m, &src, "alias/aws/kinesis").await;
+    let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
+    out.assert_success();
+    let policy = role_policy(m, &role_name(&json_out(&out)["role_arn"])).await;
+    assert!(!policy.to_string().contains("kms:"), "{policy:#}");
+}
+
+/// Issue 12 item 2: a given `--output-stream` encrypted with a customer-managed key needs
+/// kms:GenerateDataKey on it to be written; an alias is granted on the account's keys with the
+/// `kms:ResourceAliases` condition (a policy cannot name a key through its alias).
+#[tokio::test]
+async fn an_encrypted_output_stream_s_key_is_granted_generate_data_key() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-kms-in").await;
+    let out_stream = source_stream(m, "real-kms-out").await;
+    layer.encrypt(m, &out_stream, "alias/matches").await;
+    let out = run(
+        &layer,
+        &[
+            "attach",
+            &src,
+            "x",
+            "--output-stream",
+            &out_stream,
+            "-o",
+            "json",
+        ],
+    );
+    out.assert_success();
+    let report = json_out(&out);
+    let policy = role_policy(m, &role_name(&report["role_arn"])).await;
+    assert!(allowing(&policy, "kms:Decrypt").is_empty(), "{policy:#}");
+    let generate = allowing(&policy, "kms:GenerateDataKey");
+    assert_eq!(generate.len(), 1, "{policy:#}");
+    assert_eq!(
+        generate[0]["Resource"],
+        format!("{}key/*", kms_prefix(&report["source_stream_arn"]))
+    );
+    assert_eq!(
+        generate[0]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+        "alias/matches"
+    );
+}
+
+/// Issue 12 item 2: `ktail tail` on a stream whose KMS key these credentials may not use failed
+/// with "its KMS key refuses kms:Decrypt" and exit 1, naming no key (Kinesis's error does not).
+/// Now it names the key (from DescribeStreamSummary) and the permission, with the access-denied
+/// exit code.
+#[tokio::test]
+async fn tail_on_a_stream_whose_key_it_may_not_use_names_the_key_and_kms_decrypt() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-kms-tail").await;
+    m.put_records(&src, ["a line"]).await;
+    let key = "arn:aws:kms:us-east-1:123456789012:key/0000aaaa-1111-2222-3333-444455556666";
+    layer.encrypt(m, &src, key).await;
+    layer.refuse_kms(key, "KMSAccessDeniedException");
+    let out = run(&layer, &["tail", &src, "--oldest", "-e"]);
+    out.assert_code(4);
+    assert!(out.stdout.is_empty());
+    let stderr = out.stderr.trim();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(key), "{stderr}");
+    assert!(stderr.contains("kms:Decrypt"), "{stderr}");
+    assert!(stderr.contains("KMSAccessDeniedException"), "{stderr}");
+    assert_eq!(layer.refused("KMSAccessDeniedException"), 1);
+}

@@ -135,8 +135,10 @@ async fn deploy(
     let source_name = identity.source.clone();
 
     let step = progress.step(format!("checking stream {source_name}"));
-    let source_arn = match filtered_stream::describe(&clients.kinesis, &source_name).await? {
-        Some((arn, _)) => arn,
+    let (source_arn, source_key) = match filtered_stream::summary(&clients.kinesis, &source_name)
+        .await?
+    {
+        Some(summary) => (summary.arn, summary.kms_key),
         None => bail!(
             "stream {source_name} not found; check the name, --region and --profile (`ktail ls` lists streams)"
         ),
@@ -150,6 +152,14 @@ async fn deploy(
     let filtered_name = planned.filtered_stream.clone();
     let filtered_arn_expected = source.sibling(&filtered_name);
     let tags = identity.tags(&names::created_tag(Utc::now()));
+    // A filtered stream that exists already (the user's --output-stream, or an earlier run's) may
+    // be encrypted: the function needs its key to write. One ktail creates is not encrypted.
+    let filtered_key = match &plan.deploy.role {
+        Some(_) => None,
+        None => filtered_stream::summary(&clients.kinesis, &filtered_name)
+            .await?
+            .and_then(|s| s.kms_key),
+    };
 
     let (role_arn, role_change) = match &plan.deploy.role {
         Some(arn) => {
@@ -165,6 +175,8 @@ async fn deploy(
                 filtered_arn: filtered_arn_expected.clone(),
                 function_name: base.clone(),
                 ttl_guard: plan.ttl.is_some(),
+                source_key,
+                filtered_key,
             });
             let (arn, change) = role::ensure(&clients.iam, &role_name, &policy, &tags).await?;
             made.role = change == Change::Created;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::client::Waiters as _;
-use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
+use aws_sdk_kinesis::types::{EncryptionType, StreamMode, StreamModeDetails, StreamStatus};
 
 use super::Change;
 use super::names::is_managed_tag;
@@ -23,17 +23,39 @@ pub enum Capacity {
     OnDemand,
 }
 
-/// A stream's ARN and status, or `None` when it does not exist.
-pub async fn describe(kinesis: &Client, name: &str) -> Result<Option<(String, StreamStatus)>> {
+/// What attach needs to know of an existing stream.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub arn: String,
+    pub status: StreamStatus,
+    /// The KMS key that encrypts the stream (`KeyId` when `EncryptionType` is `KMS`), as
+    /// DescribeStreamSummary reports it: a key ARN, key id, alias name or alias ARN.
+    pub kms_key: Option<String>,
+}
+
+/// A stream's ARN, status and KMS key, or `None` when it does not exist.
+pub async fn summary(kinesis: &Client, name: &str) -> Result<Option<Summary>> {
     let out = kinesis
         .describe_stream_summary()
         .stream_name(name)
         .send()
         .await
         .not_found_as_none(|| format!("cannot describe stream {name}"))?;
-    Ok(out
-        .and_then(|out| out.stream_description_summary)
-        .map(|s| (s.stream_arn, s.stream_status)))
+    Ok(out.and_then(|out| out.stream_description_summary).map(|s| {
+        let kms_key = (s.encryption_type == Some(EncryptionType::Kms))
+            .then_some(s.key_id)
+            .flatten();
+        Summary {
+            arn: s.stream_arn,
+            status: s.stream_status,
+            kms_key,
+        }
+    }))
+}
+
+/// A stream's ARN and status, or `None` when it does not exist.
+pub async fn describe(kinesis: &Client, name: &str) -> Result<Option<(String, StreamStatus)>> {
+    Ok(summary(kinesis, name).await?.map(|s| (s.arn, s.status)))
 }
 
 /// Creates the stream when missing, tagged with `tags` in the same call, and waits until it is

@@ -1,6 +1,7 @@
 //! The grep function's IAM role: trusted by Lambda only, with one inline policy that allows exactly
 //! what the function does — read the source stream, write the filtered stream, write its own log
-//! group, and (with a TTL) disable its own event source mappings.
+//! group, use the KMS keys that encrypt those streams (customer-managed ones only), and (with a
+//! TTL) disable its own event source mappings.
 
 use std::collections::HashMap;
 
@@ -24,6 +25,86 @@ pub struct PolicyScope {
     pub function_name: String,
     /// Whether the dead-client guard may disable the function's own mappings.
     pub ttl_guard: bool,
+    /// The KMS key that encrypts the source stream (its `KeyId` as DescribeStreamSummary reports
+    /// it), if any: the function needs kms:Decrypt on it to read.
+    pub source_key: Option<String>,
+    /// The KMS key that encrypts the filtered stream, if any: kms:GenerateDataKey to write.
+    pub filtered_key: Option<String>,
+}
+
+/// What a stream's KMS key needs in a policy. Kinesis reports `KeyId` as the user gave it to
+/// StartStreamEncryption: a key ARN, a key id, an alias name or an alias ARN (DescribeStreamSummary
+/// API reference, StreamDescriptionSummary.KeyId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsGrant {
+    /// The AWS-managed `alias/aws/kinesis`: "The use of the default service key for encryption
+    /// does not require application of custom IAM permissions" (Kinesis Developer Guide,
+    /// "Permissions to use user-generated KMS keys").
+    None,
+    /// A key ARN, granted directly.
+    Key(String),
+    /// An alias. A policy's `Resource` cannot name a key through its alias (it would name the
+    /// alias resource), so the grant is on the account's keys in that region with the
+    /// `kms:ResourceAliases` condition: only a key the alias points at (KMS Developer Guide, "Use
+    /// aliases to control access to KMS keys"). Chosen over resolving the alias with
+    /// kms:DescribeKey, which needs the KMS SDK crate and the caller's kms:DescribeKey, and which
+    /// would pin the key the alias points at today; the condition follows the alias as Kinesis
+    /// does. `keys` is `arn:…:kms:REGION:ACCOUNT:key/*`, `alias` is `alias/NAME`.
+    Alias { keys: String, alias: String },
+}
+
+impl KmsGrant {
+    /// The grant for `key_id` on a stream of `stream`'s account and region (a bare key id or alias
+    /// name is in the stream's region and account).
+    pub fn for_key(key_id: &str, stream: &StreamArn) -> KmsGrant {
+        const MANAGED: &str = "alias/aws/kinesis";
+        if let Some(rest) = key_id.strip_prefix("arn:") {
+            // arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            if let [partition, _, region, account, resource] = parts.as_slice() {
+                if *resource == MANAGED {
+                    return KmsGrant::None;
+                }
+                if resource.starts_with("alias/") {
+                    return KmsGrant::Alias {
+                        keys: format!("arn:{partition}:kms:{region}:{account}:key/*"),
+                        alias: (*resource).to_owned(),
+                    };
+                }
+            }
+            return KmsGrant::Key(key_id.to_owned());
+        }
+        if key_id == MANAGED {
+            return KmsGrant::None;
+        }
+        if key_id.starts_with("alias/") {
+            return KmsGrant::Alias {
+                keys: stream.service_arn("kms", "key/*"),
+                alias: key_id.to_owned(),
+            };
+        }
+        KmsGrant::Key(stream.service_arn("kms", &format!("key/{key_id}")))
+    }
+
+    /// The policy statement that allows `action` with this key, if it needs one.
+    fn statement(&self, sid: &str, action: &str) -> Option<Value> {
+        match self {
+            KmsGrant::None => None,
+            KmsGrant::Key(arn) => Some(json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": action,
+                "Resource": arn
+            })),
+            KmsGrant::Alias { keys, alias } => Some(json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": action,
+                "Resource": keys,
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+            })),
+        }
+    }
 }
 
 /// Only the Lambda service may assume the role.
@@ -83,6 +164,32 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
             "Resource": scope.source.service_arn("logs", &format!("{log_group}:log-stream:*"))
         }),
     ];
+    // "Your Kinesis stream consumers must have the kms:Decrypt permission", producers
+    // kms:GenerateDataKey (Kinesis Developer Guide, "Permissions to use user-generated KMS keys").
+    // The filtered stream is in the source's account and region.
+    let filtered = StreamArn::parse(&scope.filtered_arn).unwrap_or_else(|| scope.source.clone());
+    let kms = [
+        (
+            &scope.source_key,
+            &scope.source,
+            "DecryptSourceStream",
+            "kms:Decrypt",
+        ),
+        (
+            &scope.filtered_key,
+            &filtered,
+            "EncryptOutputStream",
+            "kms:GenerateDataKey",
+        ),
+    ];
+    for (key, stream, sid, action) in kms {
+        if let Some(statement) = key
+            .as_deref()
+            .and_then(|key| KmsGrant::for_key(key, stream).statement(sid, action))
+        {
+            statements.push(statement);
+        }
+    }
     if scope.ttl_guard {
         // ListEventSourceMappings supports no resource scoping; it only reveals mapping metadata.
         statements.push(json!({
@@ -322,7 +429,68 @@ mod tests {
             filtered_arn: "arn:aws:kinesis:eu-west-1:111122223333:stream/ktail-logs-1".to_owned(),
             function_name: "ktail-logs-1".to_owned(),
             ttl_guard,
+            source_key: None,
+            filtered_key: None,
         }
+    }
+
+    #[test]
+    fn kms_keys_are_granted_by_arn_or_through_their_alias() {
+        let stream = scope(false).source;
+        let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            KmsGrant::for_key(key, &stream),
+            KmsGrant::Key(key.to_owned())
+        );
+        assert_eq!(
+            KmsGrant::for_key("1234abcd-12ab-34cd-56ef-1234567890ab", &stream),
+            KmsGrant::Key(key.to_owned())
+        );
+        let alias = KmsGrant::Alias {
+            keys: "arn:aws:kms:eu-west-1:111122223333:key/*".to_owned(),
+            alias: "alias/logs".to_owned(),
+        };
+        assert_eq!(KmsGrant::for_key("alias/logs", &stream), alias);
+        assert_eq!(
+            KmsGrant::for_key("arn:aws:kms:eu-west-1:111122223333:alias/logs", &stream),
+            alias
+        );
+        assert_eq!(
+            KmsGrant::for_key("alias/aws/kinesis", &stream),
+            KmsGrant::None
+        );
+        assert_eq!(
+            KmsGrant::for_key(
+                "arn:aws:kms:eu-west-1:111122223333:alias/aws/kinesis",
+                &stream
+            ),
+            KmsGrant::None
+        );
+    }
+
+    #[test]
+    fn encrypted_streams_add_exactly_their_key_permissions() {
+        let mut scope = scope(false);
+        scope.source_key = Some("alias/aws/kinesis".to_owned());
+        assert_eq!(
+            inline_policy(&scope)["Statement"].as_array().unwrap().len(),
+            5
+        );
+        scope.source_key = Some("k1".to_owned());
+        scope.filtered_key = Some("alias/out".to_owned());
+        let policy = inline_policy(&scope);
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 7);
+        assert_eq!(statements[5]["Action"], "kms:Decrypt");
+        assert_eq!(
+            statements[5]["Resource"],
+            "arn:aws:kms:eu-west-1:111122223333:key/k1"
+        );
+        assert_eq!(statements[6]["Action"], "kms:GenerateDataKey");
+        assert_eq!(
+            statements[6]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/out"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::error::Error as StdError;
 
 use anyhow::anyhow;
+
 use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::operation::get_records::GetRecordsError;
@@ -54,16 +55,70 @@ pub fn get_records(err: SdkError<GetRecordsError, HttpResponse>, stream: &Stream
             || service.is_kms_not_found_exception()
             || service.is_kms_opt_in_required()
         {
-            return Failure::Fatal(anyhow!(
-                "cannot decrypt {stream}: its KMS key refuses kms:Decrypt to these credentials ({})",
-                service.code().unwrap_or("KMS error")
-            ));
+            return Failure::Fatal(anyhow::Error::new(KmsRefused {
+                code: service.code().unwrap_or("KMS error").to_owned(),
+            }));
         }
         if service.is_internal_failure_exception() {
             return Failure::Transient(errors::cause(err));
         }
     }
     classify_rest(err, "kinesis:GetRecords", stream)
+}
+
+/// GetRecords on a KMS-encrypted stream whose key these credentials may not use for kms:Decrypt
+/// (KMSAccessDeniedException), or that cannot be used at all (disabled, not found, pending
+/// deletion…). Kinesis does not name the key in the error; [`name_the_key`] looks it up.
+#[derive(Debug)]
+pub struct KmsRefused {
+    /// The error code Kinesis returned.
+    pub code: String,
+}
+
+impl std::fmt::Display for KmsRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KMS refused to decrypt the records ({})", self.code)
+    }
+}
+
+impl StdError for KmsRefused {}
+
+/// Turns a [`KmsRefused`] into the line the user reads: which key (DescribeStreamSummary's
+/// `KeyId`), which permission (kms:Decrypt, "Permissions to use user-generated KMS keys" in the
+/// Kinesis Developer Guide), with the access-denied exit code. Any other error is returned as is.
+pub async fn name_the_key(
+    err: anyhow::Error,
+    client: &aws_sdk_kinesis::Client,
+    stream: &StreamRef,
+) -> anyhow::Error {
+    let Some(refused) = err.downcast_ref::<KmsRefused>() else {
+        return err;
+    };
+    let key = match super::streams::kms_key(client, stream).await {
+        Ok(Some(key)) => key,
+        Ok(None) | Err(_) => "(its key could not be looked up)".to_owned(),
+    };
+    anyhow::Error::new(crate::exit::Coded(
+        crate::exit::ExitCode::AccessDenied,
+        kms_message(stream, &key, &refused.code),
+    ))
+}
+
+fn kms_message(stream: &StreamRef, key: &str, code: &str) -> String {
+    let why = match code {
+        "KMSAccessDeniedException" => "these credentials lack kms:Decrypt on it",
+        "KMSDisabledException" => "the key is disabled, so kms:Decrypt fails",
+        "KMSNotFoundException" => "the key does not exist, so kms:Decrypt fails",
+        "KMSInvalidStateException" => {
+            "the key is not usable (pending deletion or import?), so kms:Decrypt fails"
+        }
+        "KMSOptInRequired" => "the account is not subscribed to KMS, so kms:Decrypt fails",
+        _ => "kms:Decrypt on it was refused",
+    };
+    format!(
+        "access denied: stream {stream} is encrypted with KMS key {key} and {why} ({code}); \
+         allow kms:Decrypt on that key for these credentials, or use another --profile"
+    )
 }
 
 pub fn get_shard_iterator(

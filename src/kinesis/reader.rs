@@ -215,6 +215,8 @@ pub async fn read_shard(
             Err(err) => {
                 match errors::get_records(err, &reader.config.stream) {
                     Failure::Fatal(err) => {
+                        let err =
+                            errors::name_the_key(err, &reader.client, &reader.config.stream).await;
                         return Err(err.context(format!("reading {}", reader.shard)));
                     }
                     Failure::Expired => {

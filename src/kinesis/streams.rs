@@ -130,3 +130,20 @@ async fn describe(client: &Client, name: String) -> Result<Option<StreamInfo>> {
         name,
     }))
 }
+
+/// The KMS key that encrypts `stream` (DescribeStreamSummary's `KeyId` when its `EncryptionType`
+/// is `KMS`), or `None` when it is not encrypted.
+pub async fn kms_key(client: &Client, stream: &super::StreamRef) -> Result<Option<String>> {
+    let request = match stream {
+        super::StreamRef::Name(name) => client.describe_stream_summary().stream_name(name),
+        super::StreamRef::Arn { arn, .. } => client.describe_stream_summary().stream_arn(arn),
+    };
+    let out = request
+        .send()
+        .await
+        .not_found_as_none(|| format!("cannot describe stream {stream}"))?;
+    Ok(out
+        .and_then(|out| out.stream_description_summary)
+        .filter(|s| s.encryption_type == Some(aws_sdk_kinesis::types::EncryptionType::Kms))
+        .and_then(|s| s.key_id))
+}

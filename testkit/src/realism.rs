@@ -33,6 +33,15 @@
 //!   partition while its Lambda and Kinesis are per region, so running ktail with two `--region`s
 //!   through one layer reproduces it; [`Realism::ktail_in`] does that.
 //!
+//! - **KMS-encrypted streams** ("Permissions to use user-generated KMS keys", Kinesis Developer
+//!   Guide, <https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html>: a
+//!   consumer needs kms:Decrypt on the stream's key, "otherwise … reads from a stream will fail";
+//!   GetRecords API reference, whose errors list KMSAccessDeniedException, KMSDisabledException,
+//!   KMSNotFoundException …, HTTP 400): moto encrypts nothing and never refuses. The layer learns
+//!   each stream's key from the StartStreamEncryption calls it forwards ([`Realism::encrypt`]
+//!   sends one through it) and, for a key [`Realism::refuse_kms`] names, answers GetRecords on an
+//!   iterator of that stream with the error, as Kinesis does when the caller may not use the key.
+//!
 //! Faults that no documented timing produces can be added with [`Realism::fail`], and
 //! [`Realism::calls`] counts the calls of each operation, so tests prove what ktail did by counts,
 //! never by timing.
@@ -132,6 +141,32 @@ impl Realism {
             .insert(uuid.to_owned(), result.to_owned());
     }
 
+    /// Encrypts `stream` with the KMS key `key_id` (StartStreamEncryption through the layer, so
+    /// the layer knows the stream's key, as DescribeStreamSummary then reports it).
+    pub async fn encrypt(&self, moto: &Emulator, stream: &str, key_id: &str) {
+        let config = aws_sdk_kinesis::config::Builder::from(&moto.sdk_config().await)
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_kinesis::Client::from_conf(config)
+            .start_stream_encryption()
+            .stream_name(stream)
+            .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
+            .key_id(key_id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("StartStreamEncryption on {stream}: {e:?}"));
+    }
+
+    /// From now on the caller may not use the KMS key `key_id` (as a stream reports it): GetRecords
+    /// on a stream it encrypts fails with `error_type` (`KMSAccessDeniedException`,
+    /// `KMSDisabledException`, …).
+    pub fn refuse_kms(&self, key_id: &str, error_type: &str) {
+        self.layer
+            .lock()
+            .kms_refused
+            .insert(key_id.to_owned(), error_type.to_owned());
+    }
+
     /// How many calls of `operation` reached the layer (answered by it or forwarded).
     pub fn calls(&self, operation: &str) -> usize {
         self.layer.lock().calls.get(operation).copied().unwrap_or(0)
@@ -171,6 +206,12 @@ struct State {
     deleting: HashMap<String, (Value, Instant)>,
     /// Mapping UUID -> the LastProcessingResult it reports.
     processing_results: HashMap<String, String>,
+    /// Stream name -> the KMS key it is encrypted with (from StartStreamEncryption).
+    stream_keys: HashMap<String, String>,
+    /// KMS key -> the error GetRecords meets on the streams it encrypts.
+    kms_refused: HashMap<String, String>,
+    /// Shard iterator -> the stream it reads.
+    iterators: HashMap<String, String>,
     faults: Vec<Fault>,
     calls: HashMap<String, usize>,
     refused: HashMap<String, usize>,
@@ -257,6 +298,9 @@ impl Intercept for Layer {
     }
 
     fn call(&self, call: &Call<'_>) -> Option<(u16, String)> {
+        if call.operation == "GetRecords" {
+            return self.get_records(call.body);
+        }
         let op = classify(call)?;
         let now = Instant::now();
         let mut state = self.lock();
@@ -273,14 +317,19 @@ impl Intercept for Layer {
     }
 
     fn wants_call_response(&self, call: &Call<'_>) -> bool {
-        classify(call).is_some()
+        matches!(call.operation, "StartStreamEncryption" | "GetShardIterator")
+            || classify(call).is_some()
     }
 
     fn call_response(&self, call: &Call<'_>, status: u16, body: &[u8]) -> Option<Vec<u8>> {
-        let op = classify(call)?;
         if !(200..300).contains(&status) {
             return None;
         }
+        if matches!(call.operation, "StartStreamEncryption" | "GetShardIterator") {
+            self.kinesis_response(call, body);
+            return None;
+        }
+        let op = classify(call)?;
         let now = Instant::now();
         let mut state = self.lock();
         let s = self.settings;
@@ -397,6 +446,60 @@ impl Intercept for Layer {
 }
 
 impl Layer {
+    /// GetRecords on an iterator of a stream whose key the caller may not use: Kinesis's error.
+    fn get_records(&self, body: &[u8]) -> Option<(u16, String)> {
+        let request: Value = serde_json::from_slice(body).ok()?;
+        let mut state = self.lock();
+        let stream = state
+            .iterators
+            .get(request["ShardIterator"].as_str()?)?
+            .clone();
+        let key = state.stream_keys.get(&stream)?;
+        let error_type = state.kms_refused.get(key)?.clone();
+        *state.calls.entry("GetRecords".to_owned()).or_default() += 1;
+        *state.refused.entry(error_type.clone()).or_default() += 1;
+        // The message Kinesis sends with KMSAccessDeniedException (the other KMS errors carry
+        // KMS's own message); it names neither the key nor the permission.
+        let message = format!(
+            "User arn:aws:iam::123456789012:user/ktail-tests is not authorized to decrypt records in stream 123456789012:{stream}"
+        );
+        Some((
+            400,
+            json!({"__type": error_type, "message": message}).to_string(),
+        ))
+    }
+
+    /// Learns a stream's key from StartStreamEncryption and an iterator's stream from
+    /// GetShardIterator.
+    fn kinesis_response(&self, call: &Call<'_>, body: &[u8]) {
+        let Ok(request) = serde_json::from_slice::<Value>(call.body) else {
+            return;
+        };
+        let Some(stream) = request["StreamName"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                request["StreamARN"]
+                    .as_str()
+                    .and_then(|arn| arn.rsplit_once("stream/"))
+                    .map(|(_, name)| name.to_owned())
+            })
+        else {
+            return;
+        };
+        let mut state = self.lock();
+        if call.operation == "StartStreamEncryption" {
+            if let Some(key) = request["KeyId"].as_str() {
+                state.stream_keys.insert(stream, key.to_owned());
+            }
+        } else if let Some(iterator) = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["ShardIterator"].as_str().map(str::to_owned))
+        {
+            state.iterators.insert(iterator, stream);
+        }
+    }
+
     /// The layer's own answer to a call, if it refuses it or answers for a deleted mapping.
     fn answer(
         &self,
