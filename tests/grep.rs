@@ -302,6 +302,51 @@ async fn concurrent_sessions_do_not_interfere() {
     assert_clean(m, &src, "alpha", "after detach --purge").await;
 }
 
+/// Issue 12 item 8: two sessions with the same pattern and options share one attachment, and
+/// the first to end removed the mapping under the second, which then printed nothing more. Now
+/// each session holds a lease on the function; the first to end leaves everything to the
+/// second (which keeps printing), and the last to end removes the mapping and what the first
+/// created.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sessions_with_one_pattern_share_the_attachment_until_the_last_ends() {
+    let m = support::moto();
+    let src = source(m, "grep-share", 1).await;
+    let poller = Poller::start(m, &src);
+    let mut first = grep(m, &[&src, "ERROR"]);
+    first.wait_for_stderr("tailing", LINE);
+    let mut second = grep(m, &[&src, "ERROR"]);
+    second.wait_for_stderr("tailing", LINE);
+    poller.wait_polling(1, LINE);
+
+    m.put_records(&src, ["ERROR one", "fine"]).await;
+    assert_eq!(first.read_lines(1, LINE), ["ERROR one"]);
+    assert_eq!(second.read_lines(1, LINE), ["ERROR one"]);
+
+    first.interrupt();
+    let out = first.wait(TIMEOUT);
+    assert_eq!(out.code(), Some(130), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("left the attachment running for 1 other session"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("removed"), "{}", out.stderr);
+    let left = leftovers(m, &src, "ERROR").await;
+    assert_eq!(left.enabled_mappings.len(), 1, "{left:?}");
+    assert!(left.function && left.stream && left.role, "{left:?}");
+
+    m.put_records(&src, ["ERROR two", "fine again"]).await;
+    assert_eq!(second.read_lines(1, LINE), ["ERROR two"]);
+    second.interrupt();
+    let out = second.wait(TIMEOUT);
+    assert_eq!(out.code(), Some(130), "{}", out.stderr);
+    assert_eq!(out.stdout_lines(), ["ERROR one", "ERROR two"]);
+    assert!(out.stderr.contains("removed mapping"), "{}", out.stderr);
+    drop(poller);
+    assert_clean(m, &src, "ERROR", "after the last session ended").await;
+}
+
 /// The dead-client guard: with a short TTL and the client killed, the function (run by the
 /// poller past its deadline) disables its own mapping.
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,8 @@
 //! One file per step: [`plan`] (what to make, checked before any AWS call), [`attach`](mod@attach)
 //! (the sequence), [`remove`](mod@remove) (taking it apart, `detach`), [`inventory`] (`status`
 //! and the counts `ls` shows); one per resource: [`role`], [`filtered_stream`], [`function`],
-//! [`mapping`]; and [`names`] (names and tags), [`artifact`] (the embedded zips).
+//! [`mapping`]; and [`names`] (names and tags), [`artifact`] (the embedded zips), [`lease`] (which
+//! `grep` sessions share an attachment).
 //!
 //! A grep session, in outline:
 //!
@@ -34,6 +35,7 @@ pub mod attach;
 pub mod filtered_stream;
 pub mod function;
 pub mod inventory;
+pub mod lease;
 pub mod mapping;
 pub mod names;
 pub mod plan;

@@ -122,16 +122,25 @@ async fn delete_unfinished_stream(
 
 /// What this session used but did not create, and so leaves in place whatever ends it: the
 /// function, the filtered stream (unless the user named it) and the role (unless given) that an
-/// earlier run made.
-pub(super) fn left_in_place(attachment: &Attachment, plan: &AttachPlan) -> Vec<String> {
+/// earlier run made — unless `removal` removes it all the same (handed over by a session that
+/// shared the attachment and ended first, see [`attachment::lease`]).
+pub(super) fn left_in_place(
+    attachment: &Attachment,
+    plan: &AttachPlan,
+    removal: Removal,
+) -> Vec<String> {
     let mut left = Vec::new();
-    if attachment.function != Change::Created {
+    if attachment.function != Change::Created && !removal.function {
         left.push(format!("function {}", attachment.function_name));
     }
-    if attachment.filtered != Change::Created && plan.deploy.filtered_stream.is_none() {
+    if attachment.filtered != Change::Created
+        && plan.deploy.filtered_stream.is_none()
+        && !removal.filtered_stream
+    {
         left.push(format!("output stream {}", attachment.filtered_stream));
     }
     if !matches!(attachment.role, Change::Created | Change::Given)
+        && !removal.role
         && let Some(role) = attachment.target().role_name
     {
         left.push(format!("role {role}"));

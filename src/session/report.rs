@@ -67,6 +67,15 @@ pub(super) fn summary_line(
     line
 }
 
+/// What the summary line adds when other sessions still share the attachment: nothing was
+/// removed, the last of them removes it.
+pub(super) fn shared_note(others: usize) -> String {
+    format!(
+        "; left the attachment running for {others} other {} with the same pattern (the last to end removes it)",
+        if others == 1 { "session" } else { "sessions" }
+    )
+}
+
 /// What the summary line adds about what this session used but an earlier run made (a `--keep`
 /// run, or `ktail attach`): it stays, and `purge_command` removes it. Empty when there is none.
 pub(super) fn left_note(left: &[String], purge_command: &str) -> String {

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::Session;
 use super::cleanup::{self, Deploy, Existing, Leftovers};
-use super::report::{left_note, summary_line};
-use crate::attachment::{self, Attachment, Change, Clients};
+use super::report::{left_note, shared_note, summary_line};
+use crate::attachment::lease::{Lease, Release};
+use crate::attachment::{self, Attachment, Change, Clients, Removal};
 use crate::exit::ExitCode;
 use crate::filter::Matcher;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
@@ -111,16 +112,42 @@ async fn server_side(
         attached = attachment::attach(&clients, &session.plan, progress) => Some(attached),
         _ = cancel.cancelled() => None,
     };
+    let mut shared = 0;
     let (target, created, removal, ended, left) = match &attached {
         Some(Ok(attachment)) => {
             let removal = attachment.session_removal(session.keep);
             cleanup::set_leftovers(&leftovers, session, &attachment.target(), removal);
+            // Another session with the same pattern and options may share this attachment: hold
+            // a lease while this one lives, so that the first to end leaves it to the others.
+            let lease = Lease::new(&attachment.function_arn);
+            if let Err(err) = lease.renew(&clients.lambda, session.ttl()).await {
+                progress.note(format!(
+                    "warning: could not record this session on function {} ({err:#}); a session \
+                     sharing it may lose its mapping when this one ends",
+                    attachment.function_name
+                ));
+            }
             let ended = tail_filtered(
-                sdk, &clients, session, attachment, matcher, cancel, started, progress,
+                sdk, &clients, session, attachment, &lease, matcher, cancel, started, progress,
             )
             .await;
             let created = attachment.session_removal(false);
-            let left = cleanup::left_in_place(attachment, &session.plan);
+            let removal = match lease.release(&clients.lambda, removal).await {
+                Ok(Release::Last(removal)) => removal,
+                Ok(Release::Shared(others)) => {
+                    shared = others;
+                    Removal::NOTHING
+                }
+                Err(err) => {
+                    progress.note(format!(
+                        "warning: could not check for other sessions on function {} ({err:#}); \
+                         cleaning up as the last one",
+                        attachment.function_name
+                    ));
+                    removal
+                }
+            };
+            let left = cleanup::left_in_place(attachment, &session.plan, removal);
             (attachment.target(), created, removal, ended, left)
         }
         // The attach removed what it had created before it failed: nothing is kept.
@@ -159,8 +186,14 @@ async fn server_side(
         }
     };
     cleanup::clear_leftovers(&leftovers);
-    let kept = cleanup::kept(&target, created, removal);
-    let left = left_note(&left, &session.detach_command(true));
+    let (kept, left) = if shared > 0 {
+        (Vec::new(), shared_note(shared))
+    } else {
+        (
+            cleanup::kept(&target, created, removal),
+            left_note(&left, &session.detach_command(true)),
+        )
+    };
     let (matches, stop) = match ended {
         Ok(done) => done,
         Err(err) => {
@@ -180,6 +213,7 @@ async fn tail_filtered(
     clients: &Clients,
     session: &Session,
     attachment: &Attachment,
+    lease: &Lease,
     matcher: Matcher,
     cancel: CancellationToken,
     started: DateTime<Utc>,
@@ -214,6 +248,7 @@ async fn tail_filtered(
     let renewals = tokio::spawn(renew(
         clients.clone(),
         attachment.function_name.clone(),
+        lease.clone(),
         session.ttl(),
         progress.clone(),
     ));
@@ -223,13 +258,24 @@ async fn tail_filtered(
     Ok((summary.records, summary.stop))
 }
 
-/// Pushes the function's deadline forward while the session lives; warns once when it cannot.
-async fn renew(clients: Clients, function: String, ttl: Duration, progress: Progress) {
+/// Pushes the function's deadline and the session's lease forward while the session lives;
+/// warns once when it cannot.
+async fn renew(
+    clients: Clients,
+    function: String,
+    lease: Lease,
+    ttl: Duration,
+    progress: Progress,
+) {
     let every = (ttl / RENEWALS_PER_TTL).max(Duration::from_secs(1));
     let mut warned = false;
     loop {
         tokio::time::sleep(every).await;
-        match attachment::renew_ttl(&clients, &function, ttl).await {
+        let renewed = async {
+            attachment::renew_ttl(&clients, &function, ttl).await?;
+            lease.renew(&clients.lambda, ttl).await
+        };
+        match renewed.await {
             Ok(_) => warned = false,
             Err(err) if !warned => {
                 warned = true;
