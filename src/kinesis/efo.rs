@@ -104,7 +104,10 @@ pub async fn read_shard(
             Ok(output) => output,
             Err(err) => {
                 let wait = match subscribe_failure(err, stream) {
-                    Failure::Fatal(err) => return Err(err.context(format!("reading {shard}"))),
+                    Failure::Fatal(err) => {
+                        let err = errors::name_the_key(err, &client, stream).await;
+                        return Err(err.context(format!("reading {shard}")));
+                    }
                     Failure::Transient(err) => match transient.failed() {
                         Some(wait) => wait,
                         None => return Err(err.context(keeps_failing(&shard, stream))),
@@ -155,6 +158,7 @@ pub async fn read_shard(
                 Ok(Err(err)) => {
                     match event_failure(err, stream) {
                         Failure::Fatal(err) => {
+                            let err = errors::name_the_key(err, &client, stream).await;
                             return Err(err.context(format!("reading {shard}")));
                         }
                         Failure::Transient(err) => {
@@ -313,7 +317,7 @@ fn subscribe_failure(
         if service.is_access_denied_exception() {
             return Failure::Fatal(errors::denied("kinesis:SubscribeToShard", stream));
         }
-        if let Some(fatal) = kms_failure(service.code(), stream, || {
+        if let Some(fatal) = kms_failure(service.code(), || {
             service.is_kms_access_denied_exception()
                 || service.is_kms_disabled_exception()
                 || service.is_kms_invalid_state_exception()
@@ -342,7 +346,7 @@ fn event_failure(
             if service.is_resource_not_found_exception() {
                 return Failure::Fatal(errors::not_found(stream));
             }
-            if let Some(fatal) = kms_failure(service.code(), stream, || {
+            if let Some(fatal) = kms_failure(service.code(), || {
                 service.is_kms_access_denied_exception()
                     || service.is_kms_disabled_exception()
                     || service.is_kms_invalid_state_exception()
@@ -364,16 +368,12 @@ fn event_failure(
     }
 }
 
-fn kms_failure(
-    code: Option<&str>,
-    stream: &StreamRef,
-    is_kms: impl Fn() -> bool,
-) -> Option<Failure> {
+/// A KMS refusal, whose key [`errors::name_the_key`] looks up before the run ends.
+fn kms_failure(code: Option<&str>, is_kms: impl Fn() -> bool) -> Option<Failure> {
     is_kms().then(|| {
-        Failure::Fatal(anyhow!(
-            "cannot decrypt {stream}: its KMS key refuses kms:Decrypt to these credentials ({})",
-            code.unwrap_or("KMS error")
-        ))
+        Failure::Fatal(anyhow::Error::new(errors::KmsRefused {
+            code: code.unwrap_or("KMS error").to_owned(),
+        }))
     })
 }
 
