@@ -12,7 +12,7 @@ use super::Session;
 use super::cleanup::{self, Deploy, Existing, Leftovers};
 use super::report::{left_note, shared_note, summary_line};
 use crate::attachment::lease::{Lease, Release};
-use crate::attachment::{self, Attachment, Change, Clients, Removal};
+use crate::attachment::{self, Attachment, Change, Clients, Removal, mapping};
 use crate::exit::ExitCode;
 use crate::filter::Matcher;
 use crate::kinesis::{self, Start, Stop, StreamRef, TailConfig};
@@ -109,26 +109,16 @@ async fn server_side(
     cleanup::set_leftovers(&leftovers, session, &planned.target(), removal);
 
     let attached = tokio::select! {
-        attached = attachment::attach(&clients, &session.plan, progress) => Some(attached),
+        attached = attach_with_lease(&clients, session, progress) => Some(attached),
         _ = cancel.cancelled() => None,
     };
     let mut shared = 0;
     let (target, created, removal, ended, left) = match &attached {
-        Some(Ok(attachment)) => {
+        Some(Ok((attachment, lease))) => {
             let removal = attachment.session_removal(session.keep);
             cleanup::set_leftovers(&leftovers, session, &attachment.target(), removal);
-            // Another session with the same pattern and options may share this attachment: hold
-            // a lease while this one lives, so that the first to end leaves it to the others.
-            let lease = Lease::new(&attachment.function_arn);
-            if let Err(err) = lease.renew(&clients.lambda, session.ttl()).await {
-                progress.note(format!(
-                    "warning: could not record this session on function {} ({err:#}); a session \
-                     sharing it may lose its mapping when this one ends",
-                    attachment.function_name
-                ));
-            }
             let ended = tail_filtered(
-                sdk, &clients, session, attachment, &lease, matcher, cancel, started, progress,
+                sdk, &clients, session, attachment, lease, matcher, cancel, started, progress,
             )
             .await;
             let created = attachment.session_removal(false);
@@ -203,6 +193,60 @@ async fn server_side(
     };
     progress.note(summary_line(matches, clock.elapsed(), &removed, &kept) + &left);
     Ok(exit_code(stop))
+}
+
+/// Attaches, then takes this session's lease on the attachment: another session with the same
+/// pattern and options may share it, and the first to end must leave it to the others (see
+/// [`attachment::lease`]). A session that ended between this attach and the lease, believing
+/// itself the last, may have removed the mapping (and what it created): then attach once more.
+async fn attach_with_lease(
+    clients: &Clients,
+    session: &Session,
+    progress: &Progress,
+) -> Result<(Attachment, Lease)> {
+    let first = attachment::attach(clients, &session.plan, progress).await?;
+    let lease = take_lease(clients, session, &first, progress).await;
+    let mapped = mapping::list(&clients.lambda, &first.function_name)
+        .await
+        .map(|found| found.iter().any(|m| !mapping::is_deleting(m)))
+        .unwrap_or(true);
+    if mapped {
+        return Ok((first, lease));
+    }
+    progress.note("the attachment was removed by a session that just ended; attaching again");
+    let mut again = attachment::attach(clients, &session.plan, progress).await?;
+    // What the first attach created is this session's to remove, whatever the second found.
+    for (now, before) in [
+        (&mut again.role, first.role),
+        (&mut again.filtered, first.filtered),
+        (&mut again.function, first.function),
+        (&mut again.mapping, first.mapping),
+    ] {
+        if before == Change::Created {
+            *now = Change::Created;
+        }
+    }
+    let lease = take_lease(clients, session, &again, progress).await;
+    Ok((again, lease))
+}
+
+/// Takes the session's lease on `attachment`'s function; warns when it cannot (the session still
+/// runs, but a session sharing the attachment may then lose the mapping when this one ends).
+async fn take_lease(
+    clients: &Clients,
+    session: &Session,
+    attachment: &Attachment,
+    progress: &Progress,
+) -> Lease {
+    let lease = Lease::new(&attachment.function_arn);
+    if let Err(err) = lease.renew(&clients.lambda, session.ttl()).await {
+        progress.note(format!(
+            "warning: could not record this session on function {} ({err:#}); a session \
+             sharing it may lose its mapping when this one ends",
+            attachment.function_name
+        ));
+    }
+    lease
 }
 
 /// Tails the filtered stream from where this session's matches begin, renewing the dead-client
