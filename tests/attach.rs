@@ -28,12 +28,7 @@ fn ktail(m: &Emulator, args: &[&str]) -> Output {
     support::run_ktail(cmd, TIMEOUT)
 }
 
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
-}
-
-async fn source_stream(m: &Emulator, prefix: &str) -> String {
+pub(crate) async fn source_stream(m: &Emulator, prefix: &str) -> String {
     let name = support::unique_name(prefix);
     m.create_stream(&name, 1).await;
     name
@@ -227,7 +222,7 @@ async fn fresh_attach_creates_role_stream_function_and_mapping() {
         ],
     );
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     for part in ["role", "output", "function", "mapping"] {
         assert_eq!(report[part], "created", "{part} in {report:#}");
     }
@@ -348,7 +343,7 @@ async fn role_policy_is_exactly_least_privilege() {
     let src = source_stream(m, "attach-policy").await;
     let out = ktail(m, &["attach", &src, "ERROR", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     let name = report["function_name"].as_str().unwrap();
     let source_arn = report["source_stream_arn"].as_str().unwrap();
     let output_arn = report["output_stream_arn"].as_str().unwrap();
@@ -484,7 +479,7 @@ async fn second_attach_with_the_same_arguments_changes_nothing() {
         ktail(m, &args)
     });
     second.assert_success();
-    let report = json_out(&second);
+    let report = second.stdout_json();
     for part in ["role", "output", "function", "mapping"] {
         assert_eq!(report[part], "unchanged", "{part} in {report:#}");
     }
@@ -529,7 +524,7 @@ async fn code_is_uploaded_only_when_the_zip_differs() {
         ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
     });
     out.assert_success();
-    assert_eq!(json_out(&out)["function"], "updated");
+    assert_eq!(out.stdout_json()["function"], "updated");
     let writes: Vec<&Call> = calls.iter().filter(|c| c.mutates()).collect();
     assert_eq!(
         names(&writes.into_iter().map(clone_call).collect::<Vec<_>>()),
@@ -554,7 +549,7 @@ async fn code_is_uploaded_only_when_the_zip_differs() {
         ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
     });
     out.assert_success();
-    assert_eq!(json_out(&out)["function"], "unchanged");
+    assert_eq!(out.stdout_json()["function"], "unchanged");
     assert!(
         calls.iter().all(|c| !c.url.ends_with("/code")),
         "{:?}",
@@ -591,7 +586,10 @@ async fn a_disabled_mapping_is_re_enabled() {
     let src = source_stream(m, "attach-reenable").await;
     let out = ktail(m, &["attach", &src, "x", "-o", "json"]);
     out.assert_success();
-    let uuid = json_out(&out)["mapping_uuid"].as_str().unwrap().to_owned();
+    let uuid = out.stdout_json()["mapping_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let lambda = m.lambda().await;
     lambda
         .update_event_source_mapping()
@@ -602,7 +600,7 @@ async fn a_disabled_mapping_is_re_enabled() {
         .unwrap();
     let out = ktail(m, &["attach", &src, "x", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     assert_eq!(report["mapping"], "updated");
     assert_eq!(report["mapping_uuid"], uuid.as_str());
     let state = lambda
@@ -623,7 +621,7 @@ async fn patterns_coexist_and_detach_removes_only_the_named_one() {
     a.assert_success();
     let b = ktail(m, &["attach", &src, "beta", "-o", "json"]);
     b.assert_success();
-    let (a, b) = (json_out(&a), json_out(&b));
+    let (a, b) = (a.stdout_json(), b.stdout_json());
     assert_ne!(a["function_name"], b["function_name"]);
     assert_ne!(a["output_stream"], b["output_stream"]);
     assert_ne!(a["mapping_uuid"], b["mapping_uuid"]);
@@ -682,7 +680,7 @@ async fn patterns_coexist_and_detach_removes_only_the_named_one() {
     // Re-attaching beta reuses its function and makes a new mapping.
     let again = ktail(m, &["attach", &src, "beta", "-o", "json"]);
     again.assert_success();
-    let again = json_out(&again);
+    let again = again.stdout_json();
     assert_eq!(again["function"], "unchanged");
     assert_eq!(again["mapping"], "created");
 }
@@ -747,7 +745,7 @@ async fn purge_keeps_a_role_and_output_stream_the_user_supplied() {
         ],
     );
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     assert_eq!(report["role"], "given");
     assert_eq!(report["output"], "unchanged");
     assert_eq!(report["output_stream"], out_stream.as_str());
@@ -814,7 +812,7 @@ async fn status_shows_attachments_and_json_parses() {
 
     let out = ktail(m, &["status", "-o", "json"]);
     out.assert_success();
-    let all = json_out(&out);
+    let all = out.stdout_json();
     let mine: Vec<&Value> = all
         .as_array()
         .unwrap()
@@ -875,7 +873,7 @@ async fn start_position_and_output_capacity_follow_the_flags() {
         ],
     );
     oldest.assert_success();
-    let oldest = json_out(&oldest);
+    let oldest = oldest.stdout_json();
     let mapping = lambda
         .get_event_source_mapping()
         .uuid(mapping_of(&oldest))
@@ -914,7 +912,7 @@ async fn start_position_and_output_capacity_follow_the_flags() {
         )
     });
     since.assert_success();
-    let since = json_out(&since);
+    let since = since.stdout_json();
     let mapping = lambda
         .get_event_source_mapping()
         .uuid(mapping_of(&since))
@@ -959,7 +957,7 @@ async fn ls_counts_the_greps_attached_to_each_stream() {
     let greps = |m: &Emulator| {
         let out = ktail(m, &["ls", "-o", "json"]);
         out.assert_success();
-        let all = json_out(&out);
+        let all = out.stdout_json();
         let row = all
             .as_array()
             .unwrap()
@@ -1002,7 +1000,10 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
     let src = source_stream(m, "attach-renew").await;
     let out = ktail(m, &["attach", &src, "x", "--ttl", "1s", "-o", "json"]);
     out.assert_success();
-    let function = json_out(&out)["function_name"].as_str().unwrap().to_owned();
+    let function = out.stdout_json()["function_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let expired = |all: &Value| {
         all.as_array()
@@ -1013,7 +1014,7 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
             .clone()
     };
     assert_eq!(
-        expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
+        expired(&ktail(m, &["status", "-o", "json"]).stdout_json()),
         true
     );
 
@@ -1038,7 +1039,7 @@ async fn renew_ttl_pushes_the_deadline_and_clears_expired() {
     assert_eq!(env["KTAIL_EXPIRES_AT"], at.to_string());
     assert_eq!(env["MATCH"], "x", "the rest of the environment is kept");
     assert_eq!(
-        expired(&json_out(&ktail(m, &["status", "-o", "json"]))),
+        expired(&ktail(m, &["status", "-o", "json"]).stdout_json()),
         false
     );
 }
@@ -1119,7 +1120,7 @@ async fn attach_works_where_kinesis_enforces_its_tag_character_set() {
     let src = k.source("attach-strict").await;
     let out = k.ktail(&["attach", &src, "\"status\":500", "-i", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     assert_eq!(report["output"], "created", "{report:#}");
     let name = report["output_stream"].as_str().unwrap().to_owned();
     let tags = k
@@ -1141,7 +1142,7 @@ async fn attach_works_where_kinesis_enforces_its_tag_character_set() {
     assert_eq!(tag("ktail/source").as_deref(), Some(src.as_str()));
     assert_eq!(tag("ktail/options").as_deref(), Some("-i"));
 
-    let status = json_out(&k.ktail(&["status", "-o", "json"]));
+    let status = k.ktail(&["status", "-o", "json"]).stdout_json();
     assert!(
         status
             .as_array()
@@ -1219,7 +1220,7 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
     let before = snapshot(m, &src).await;
     let out = ktail(m, &["attach", &src, "old", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     let name = report["function_name"].as_str().unwrap().to_owned();
     let role = report["role_arn"]
         .as_str()
@@ -1319,7 +1320,7 @@ async fn what_older_versions_tagged_is_still_found_and_removed() {
         .await
         .unwrap();
 
-    let status = json_out(&ktail(m, &["status", "-o", "json"]));
+    let status = ktail(m, &["status", "-o", "json"]).stdout_json();
     let mine = status
         .as_array()
         .unwrap()
@@ -1360,7 +1361,7 @@ async fn status_keeps_an_attachment_with_a_newline_in_its_pattern_on_one_row() {
         "{}",
         text.stdout_str()
     );
-    let json = json_out(&ktail(m, &["status", "-o", "json"]));
+    let json = ktail(m, &["status", "-o", "json"]).stdout_json();
     assert!(
         json.as_array()
             .unwrap()

@@ -388,11 +388,6 @@ fn ktail(m: &Emulator, args: &[&str]) -> support::Output {
     run_ktail(cmd, RUN)
 }
 
-fn json_out(out: &support::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
-}
-
 /// The same text as a regex and as a filter pattern are two attachments: their own names, a
 /// function each with its own variable (MATCH or FILTER_PATTERN), `status` telling them apart, and
 /// `detach --filter-pattern` removing only the filter pattern's.
@@ -408,7 +403,7 @@ async fn a_regex_and_a_filter_pattern_of_the_same_text_are_two_attachments() {
         &["attach", &src, "--filter-pattern", "ERROR", "-o", "json"],
     );
     filter.assert_success();
-    let (regex, filter) = (json_out(&regex), json_out(&filter));
+    let (regex, filter) = (regex.stdout_json(), filter.stdout_json());
     assert_ne!(regex["function_name"], filter["function_name"]);
     assert_eq!(filter["function_name"], base_name(&src, "ERROR"));
     let lambda = m.lambda().await;
@@ -435,7 +430,8 @@ async fn a_regex_and_a_filter_pattern_of_the_same_text_are_two_attachments() {
 
     let out = ktail(m, &["status", "-o", "json"]);
     out.assert_success();
-    let mut mine: Vec<(String, String)> = json_out(&out)
+    let mut mine: Vec<(String, String)> = out
+        .stdout_json()
         .as_array()
         .unwrap()
         .iter()

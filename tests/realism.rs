@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::attach::source_stream;
 use ktail_testkit::realism::{self, Realism};
 use ktail_testkit::{self as support, Emulator, Output};
 
@@ -17,17 +18,6 @@ fn run(layer: &Realism, args: &[&str]) -> Output {
     let mut cmd = layer.ktail();
     cmd.args(args);
     support::run_ktail(cmd, TIMEOUT)
-}
-
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", out.stdout_str()))
-}
-
-async fn source_stream(m: &Emulator, prefix: &str) -> String {
-    let name = support::unique_name(prefix);
-    m.create_stream(&name, 1).await;
-    name
 }
 
 /// The layer's behaviours all meet a fresh attach: the new role cannot be assumed at first, the
@@ -48,7 +38,7 @@ async fn a_fresh_attach_waits_out_iam_pending_and_creating() {
     let src = source_stream(m, "real-fresh").await;
     let out = run(&layer, &["attach", &src, "ERROR", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     assert_eq!(report["function"], "created");
     assert_eq!(report["mapping"], "created");
     assert!(
@@ -79,12 +69,12 @@ async fn attach_right_after_detach_waits_the_deleting_mapping_out() {
     let src = source_stream(m, "real-reattach").await;
     let first = run(&layer, &["attach", &src, "x", "-o", "json"]);
     first.assert_success();
-    let first = json_out(&first);
+    let first = first.stdout_json();
     run(&layer, &["detach", &src, "x"]).assert_success();
 
     let again = run(&layer, &["attach", &src, "x", "-o", "json"]);
     again.assert_success();
-    let again = json_out(&again);
+    let again = again.stdout_json();
     assert_eq!(again["mapping"], "created", "{again}");
     assert_ne!(again["mapping_uuid"], first["mapping_uuid"]);
     assert_eq!(
@@ -144,13 +134,13 @@ async fn an_update_that_meets_another_in_progress_waits_and_retries() {
         &["attach", &src, "x", "--memory", "256", "-o", "json"],
     );
     out.assert_success();
-    assert_eq!(json_out(&out)["function"], "updated");
+    assert_eq!(out.stdout_json()["function"], "updated");
     assert_eq!(layer.calls("UpdateFunctionConfiguration"), 2);
     let memory = m
         .lambda()
         .await
         .get_function_configuration()
-        .function_name(json_out(&out)["function_name"].as_str().unwrap())
+        .function_name(out.stdout_json()["function_name"].as_str().unwrap())
         .send()
         .await
         .unwrap()
@@ -180,7 +170,7 @@ async fn a_mapping_update_that_meets_another_waits_and_retries() {
         &["attach", &src, "x", "--parallel", "2", "-o", "json"],
     );
     out.assert_success();
-    assert_eq!(json_out(&out)["mapping"], "updated");
+    assert_eq!(out.stdout_json()["mapping"], "updated");
     assert_eq!(layer.calls("UpdateEventSourceMapping"), 2);
 }
 
@@ -324,10 +314,10 @@ async fn the_same_attachment_in_two_regions_keeps_two_roles() {
 
     let east = run_in(&layer, "us-east-1", &["attach", &src, "x", "-o", "json"]);
     east.assert_success();
-    let east = json_out(&east);
+    let east = east.stdout_json();
     let west = run_in(&layer, "eu-west-1", &["attach", &src, "x", "-o", "json"]);
     west.assert_success();
-    let west = json_out(&west);
+    let west = west.stdout_json();
     assert_eq!(west["role"], "created", "{west}");
     assert_ne!(east["role_arn"], west["role_arn"]);
     let east_role = role_name(&east["role_arn"]);
@@ -365,7 +355,7 @@ async fn purge_keeps_a_ktail_role_that_another_attachment_runs_as() {
     let src = source_stream(m, "real-shared-role").await;
     let first = run(&layer, &["attach", &src, "a", "-o", "json"]);
     first.assert_success();
-    let first = json_out(&first);
+    let first = first.stdout_json();
     let role_arn = first["role_arn"].as_str().unwrap();
     run(&layer, &["attach", &src, "b", "--role", role_arn]).assert_success();
 
@@ -398,7 +388,7 @@ async fn purge_after_re_attaching_with_a_given_role_and_stream_removes_the_old_o
     let src = source_stream(m, "real-reroute").await;
     let first = run(&layer, &["attach", &src, "x", "-o", "json"]);
     first.assert_success();
-    let first = json_out(&first);
+    let first = first.stdout_json();
     let given_stream = source_stream(m, "real-reroute-out").await;
     let iam = m.iam().await;
     let given_role = iam
@@ -493,12 +483,15 @@ async fn status_shows_the_mapping_s_last_processing_result() {
     let src = source_stream(m, "real-result").await;
     let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
     out.assert_success();
-    let uuid = json_out(&out)["mapping_uuid"].as_str().unwrap().to_owned();
+    let uuid = out.stdout_json()["mapping_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     layer.set_last_processing_result(&uuid, "PROBLEM: Function call failed");
 
     let status = run(&layer, &["status", "-o", "json"]);
     status.assert_success();
-    let all = json_out(&status);
+    let all = status.stdout_json();
     let mine = all
         .as_array()
         .unwrap()
@@ -568,7 +561,7 @@ async fn a_source_stream_s_customer_key_is_granted_kms_decrypt() {
     layer.encrypt(m, &src, key).await;
     let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     let policy = role_policy(m, &role_name(&report["role_arn"])).await;
     let decrypt = allowing(&policy, "kms:Decrypt");
     assert_eq!(decrypt.len(), 1, "{policy:#}");
@@ -590,7 +583,7 @@ async fn the_aws_managed_kinesis_key_needs_no_kms_permission() {
     layer.encrypt(m, &src, "alias/aws/kinesis").await;
     let out = run(&layer, &["attach", &src, "x", "-o", "json"]);
     out.assert_success();
-    let policy = role_policy(m, &role_name(&json_out(&out)["role_arn"])).await;
+    let policy = role_policy(m, &role_name(&out.stdout_json()["role_arn"])).await;
     assert!(!policy.to_string().contains("kms:"), "{policy:#}");
 }
 
@@ -617,7 +610,7 @@ async fn an_encrypted_output_stream_s_key_is_granted_generate_data_key() {
         ],
     );
     out.assert_success();
-    let report = json_out(&out);
+    let report = out.stdout_json();
     let policy = role_policy(m, &role_name(&report["role_arn"])).await;
     assert!(allowing(&policy, "kms:Decrypt").is_empty(), "{policy:#}");
     let generate = allowing(&policy, "kms:GenerateDataKey");

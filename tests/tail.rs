@@ -17,41 +17,7 @@ use ktail_testkit::{self as support, Emulator, Running, run_ktail, unique_name};
 const RUN: Duration = Duration::from_secs(60);
 const LINE: Duration = Duration::from_secs(30);
 
-/// Puts `(partition key, data)` pairs with PutRecords, in order, retrying failed entries.
-pub(crate) async fn put_keyed(client: &Client, stream: &str, records: &[(String, Vec<u8>)]) {
-    for chunk in records.chunks(500) {
-        let mut pending: Vec<PutRecordsRequestEntry> = chunk
-            .iter()
-            .map(|(key, data)| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key(key)
-                    .data(Blob::new(data.clone()))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        for attempt in 0.. {
-            assert!(attempt < 50, "put_records keeps failing");
-            let out = client
-                .put_records()
-                .stream_name(stream)
-                .set_records(Some(pending.clone()))
-                .send()
-                .await
-                .unwrap();
-            if out.failed_record_count().unwrap_or(0) == 0 {
-                break;
-            }
-            pending = pending
-                .into_iter()
-                .zip(out.records())
-                .filter(|(_, r)| r.error_code().is_some())
-                .map(|(e, _)| e)
-                .collect();
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
+pub(crate) use support::put_keyed;
 
 /// One record per call, so a producer keeps per-key order across a reshard.
 async fn put_one(client: &Client, stream: &str, key: &str, data: &[u8]) {

@@ -458,48 +458,58 @@ impl Emulator {
         I: IntoIterator<Item = D>,
         D: AsRef<[u8]>,
     {
-        use aws_sdk_kinesis::primitives::Blob;
-        use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-        let client = self.kinesis().await;
-        let entries: Vec<PutRecordsRequestEntry> = records
+        let keyed: Vec<(String, Vec<u8>)> = records
             .into_iter()
             .enumerate()
-            .map(|(i, data)| {
+            .map(|(i, data)| (format!("key-{i}"), data.as_ref().to_vec()))
+            .collect();
+        put_keyed(&self.kinesis().await, stream, &keyed).await;
+    }
+}
+
+/// Puts `(partition key, data)` pairs with PutRecords in batches of 500, in order, sending the
+/// failed entries again until all are in (order within a key holds: failures are the tail of a
+/// throttled call on the emulators). Panics if they keep failing.
+pub async fn put_keyed(
+    client: &aws_sdk_kinesis::Client,
+    stream: &str,
+    records: &[(String, Vec<u8>)],
+) {
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+    for chunk in records.chunks(500) {
+        let mut pending: Vec<PutRecordsRequestEntry> = chunk
+            .iter()
+            .map(|(key, data)| {
                 PutRecordsRequestEntry::builder()
-                    .data(Blob::new(data.as_ref()))
-                    .partition_key(format!("key-{i}"))
+                    .partition_key(key)
+                    .data(Blob::new(data.clone()))
                     .build()
                     .expect("entry")
             })
             .collect();
-        for batch in entries.chunks(500) {
-            let mut pending = batch.to_vec();
-            for attempt in 0.. {
-                assert!(
-                    attempt < 20,
-                    "put_records to {stream}: entries keep failing"
-                );
-                let out = client
-                    .put_records()
-                    .stream_name(stream)
-                    .set_records(Some(pending.clone()))
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("put_records to {stream}: {e:?}{}", self.log_hint())
-                    });
-                if out.failed_record_count().unwrap_or(0) == 0 {
-                    break;
-                }
-                // Order within a partition key is kept by resending only the failed tail.
-                pending = pending
-                    .into_iter()
-                    .zip(out.records())
-                    .filter(|(_, r)| r.error_code().is_some())
-                    .map(|(e, _)| e)
-                    .collect();
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        for attempt in 0.. {
+            assert!(
+                attempt < 50,
+                "put_records to {stream}: entries keep failing"
+            );
+            let out = client
+                .put_records()
+                .stream_name(stream)
+                .set_records(Some(pending.clone()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put_records to {stream}: {e:?}"));
+            if out.failed_record_count().unwrap_or(0) == 0 {
+                break;
             }
+            pending = pending
+                .into_iter()
+                .zip(out.records())
+                .filter(|(_, r)| r.error_code().is_some())
+                .map(|(e, _)| e)
+                .collect();
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -559,6 +569,12 @@ impl Output {
 
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stdout as one JSON document (`-o json` output); panics with stdout when it is not.
+    pub fn stdout_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout_str()))
     }
 
     pub fn stdout_lines(&self) -> Vec<String> {
