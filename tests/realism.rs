@@ -648,3 +648,27 @@ async fn tail_on_a_stream_whose_key_it_may_not_use_names_the_key_and_kms_decrypt
     assert!(stderr.contains("KMSAccessDeniedException"), "{stderr}");
     assert_eq!(layer.refused("KMSAccessDeniedException"), 1);
 }
+
+/// A function another session deletes between `status`'s ListFunctions and its ListTags is gone,
+/// not an error: Lambda answers ListTags with ResourceNotFoundException (Lambda API reference,
+/// ListTags, Errors), and status lists the attachments that remain.
+#[tokio::test]
+async fn status_skips_a_function_deleted_while_it_lists() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "real-vanish").await;
+    run(&layer, &["attach", &src, "x"]).assert_success();
+    layer.fail(
+        "ListTags",
+        1,
+        404,
+        "ResourceNotFoundException",
+        "Function not found",
+    );
+    let status = run(&layer, &["status", "-o", "json"]);
+    status.assert_success();
+    assert!(status.stdout_json().is_array());
+    assert_eq!(layer.refused("ResourceNotFoundException"), 1);
+
+    run(&layer, &["detach", &src, "x", "--purge"]).assert_success();
+}

@@ -335,13 +335,14 @@ pub async fn delete(lambda: &Client, name: &str) -> Result<bool> {
     Ok(deleted.is_some())
 }
 
-/// The function's tags.
-pub async fn tags(lambda: &Client, arn: &str) -> Result<HashMap<String, String>> {
+/// The function's tags; `None` when the function is gone (another session or a person may
+/// delete it between a listing and this call).
+pub async fn tags(lambda: &Client, arn: &str) -> Result<Option<HashMap<String, String>>> {
     let out = lambda
         .list_tags()
         .resource(arn)
         .send()
         .await
-        .or_aws_error(|| format!("cannot read the tags of function {arn}"))?;
-    Ok(out.tags.unwrap_or_default())
+        .not_found_as_none(|| format!("cannot read the tags of function {arn}"))?;
+    Ok(out.map(|o| o.tags.unwrap_or_default()))
 }

@@ -116,7 +116,9 @@ pub(crate) async fn find_one(clients: &Clients, function_name: &str) -> Result<O
     let Some(arn) = config.function_arn() else {
         return Ok(None);
     };
-    let tags = function::tags(&clients.lambda, arn).await?;
+    let Some(tags) = function::tags(&clients.lambda, arn).await? else {
+        return Ok(None);
+    };
     Ok(Found::from_config(&config, tags))
 }
 
@@ -138,7 +140,10 @@ pub(crate) async fn find_all(clients: &Clients) -> Result<Vec<Found>> {
         if !name.starts_with(names::PREFIX) {
             continue;
         }
-        let tags = function::tags(&clients.lambda, arn).await?;
+        // Deleted since the listing (by a detach elsewhere): not an attachment any more.
+        let Some(tags) = function::tags(&clients.lambda, arn).await? else {
+            continue;
+        };
         found.extend(Found::from_config(&config, tags));
     }
     Ok(found)

@@ -71,7 +71,11 @@ impl Lease {
     /// remove, but the mapping) over to them; otherwise returns what to remove. Lapsed leases of
     /// killed sessions are dropped on the way.
     pub async fn release(&self, lambda: &Client, removal: Removal) -> Result<Release> {
-        let tags = function::tags(lambda, &self.function_arn).await?;
+        // Someone removed the function already: nobody is left to share with, and what remains
+        // (mapping, role, stream) is this session's to remove.
+        let Some(tags) = function::tags(lambda, &self.function_arn).await? else {
+            return Ok(Release::Last(removal));
+        };
         let now = Utc::now().timestamp();
         let (live, lapsed) = leases(&tags, now, &self.key);
         let mut drop: Vec<String> = lapsed;

@@ -254,6 +254,7 @@ not_found! {
     aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::get_function::GetFunctionError => is_resource_not_found_exception,
     aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsError => is_resource_not_found_exception,
+    aws_sdk_lambda::operation::list_tags::ListTagsError => is_resource_not_found_exception,
     aws_sdk_iam::operation::delete_role::DeleteRoleError => is_no_such_entity_exception,
     aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError => is_no_such_entity_exception,
     aws_sdk_iam::operation::get_role::GetRoleError => is_no_such_entity_exception,

@@ -260,6 +260,14 @@ fn classify(call: &Call<'_>) -> Option<Op> {
             _ => None,
         };
     }
+    if let Some(arn) = path.strip_prefix("/2017-03-31/tags/") {
+        return match call.method {
+            "GET" => op("ListTags", Some(arn)),
+            "POST" => op("TagResource", Some(arn)),
+            "DELETE" => op("UntagResource", Some(arn)),
+            _ => None,
+        };
+    }
     if let Some(rest) = path.strip_prefix("/2015-03-31/event-source-mappings") {
         let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
         return match (call.method, parts.as_slice()) {
