@@ -1,13 +1,11 @@
 //! `ktail attach`, `detach` and `status`: the real binary against moto's Lambda, IAM and Kinesis.
 //!
 //! moto is shared by the whole test binary, so every test works on its own uniquely named source
-//! stream and looks only at resources whose names contain it. "No change" is checked with moto's
-//! request recorder (moto does not bump LastModified on configuration updates, so timestamps cannot
-//! tell); tests that record hold [`RECORDER`] so that their recordings do not overlap.
+//! stream and looks only at resources whose names contain it. "No change" is checked with a
+//! recording proxy of the test's own (moto does not bump LastModified on configuration updates, so
+//! timestamps cannot tell).
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -15,12 +13,9 @@ use base64::Engine;
 use ktail::attachment::artifact::{self, Architecture};
 use serde_json::{Value, json};
 
-use ktail_testkit::{self as support, Emulator, Output};
+use ktail_testkit::{self as support, Emulator, Output, fault_proxy};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Serialises the tests that use moto's (global) request recorder.
-static RECORDER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn ktail(m: &Emulator, args: &[&str]) -> Output {
     let mut cmd = m.ktail();
@@ -99,102 +94,42 @@ async fn snapshot(m: &Emulator, needle: &str) -> Snapshot {
     snap
 }
 
-/// One request to moto's own API (`/moto-api/...`), over plain HTTP/1.0.
-fn moto_api(m: &Emulator, method: &str, path: &str) -> String {
-    let host = m.endpoint.trim_start_matches("http://");
-    let mut conn = TcpStream::connect(host).unwrap();
-    write!(
-        conn,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    conn.read_to_string(&mut response).unwrap();
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
-}
-
 /// A recorded request, reduced to what identifies the operation.
-#[derive(Debug)]
-struct Call {
-    method: String,
-    url: String,
-    target: String,
-    body: String,
-}
+type Call = fault_proxy::Recorded;
 
-impl Call {
-    /// Whether the call may change state (everything but Get/List/Describe reads).
-    fn mutates(&self) -> bool {
-        if !self.target.is_empty() {
-            let op = self.target.rsplit('.').next().unwrap_or_default();
-            return !(op.starts_with("Describe") || op.starts_with("List"));
-        }
-        if let Some(action) = self
-            .body
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-        {
-            return !(action.starts_with("Get") || action.starts_with("List"));
-        }
-        self.method != "GET"
+/// Whether the call may change state (everything but Get/List/Describe reads).
+fn mutates(call: &Call) -> bool {
+    if !call.operation.is_empty() {
+        return !(call.operation.starts_with("Describe") || call.operation.starts_with("List"));
     }
+    if let Some(action) = call
+        .body
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+    {
+        return !(action.starts_with("Get") || action.starts_with("List"));
+    }
+    call.method != "GET"
 }
 
-/// Runs `f` with moto recording, and returns the recorded calls that mention any of `needles`.
-fn recorded<T>(m: &Emulator, needles: &[&str], f: impl FnOnce() -> T) -> (T, Vec<Call>) {
-    moto_api(m, "POST", "/moto-api/recorder/reset-recording");
-    moto_api(m, "POST", "/moto-api/recorder/start-recording");
-    let result = f();
-    moto_api(m, "POST", "/moto-api/recorder/stop-recording");
-    let log = moto_api(m, "GET", "/moto-api/recorder/download-recording");
-    let calls = log
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .map(|entry| {
-            let raw = entry["body"].as_str().unwrap_or_default();
-            let body = if entry["body_encoded"].as_bool() == Some(true) {
-                base64::engine::general_purpose::STANDARD
-                    .decode(raw)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default()
-            } else {
-                raw.to_owned()
-            };
-            Call {
-                method: entry["method"].as_str().unwrap_or_default().to_owned(),
-                url: entry["url"].as_str().unwrap_or_default().to_owned(),
-                target: entry["headers"]
-                    .as_object()
-                    .and_then(|h| {
-                        h.iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
-                            .and_then(|(_, v)| v.as_str())
-                    })
-                    .unwrap_or_default()
-                    .to_owned(),
-                body,
-            }
-        })
-        .filter(|c| {
-            needles
-                .iter()
-                .any(|n| c.url.contains(n) || c.body.contains(n))
-        })
-        .collect();
-    (result, calls)
+/// Runs ktail with `args` through a recording proxy of its own in front of moto, and returns its
+/// output and every call it made.
+fn recorded(m: &Emulator, args: &[&str]) -> (Output, Vec<Call>) {
+    let recording = fault_proxy::record(&m.endpoint);
+    let mut cmd = m.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &recording.endpoint).args(args);
+    let out = support::run_ktail(cmd, TIMEOUT);
+    (out, recording.calls())
 }
 
 fn names(calls: &[Call]) -> Vec<String> {
     calls
         .iter()
         .map(|c| {
-            if c.target.is_empty() {
-                format!("{} {}", c.method, c.url)
+            if c.operation.is_empty() {
+                format!("{} {}", c.method, c.path)
             } else {
-                c.target.clone()
+                c.operation.clone()
             }
         })
         .collect()
@@ -459,7 +394,6 @@ fn decode_policy(doc: &str) -> Value {
 #[tokio::test]
 async fn second_attach_with_the_same_arguments_changes_nothing() {
     let m = support::moto();
-    let _recorder = RECORDER.lock().await;
     let src = source_stream(m, "attach-again").await;
     let args = ["attach", &src, "level=(warn|error)", "-v"];
     let first = ktail(m, &args);
@@ -473,11 +407,7 @@ async fn second_attach_with_the_same_arguments_changes_nothing() {
 
     let uuids: Vec<&str> = before.mappings.iter().map(String::as_str).collect();
     assert_eq!(uuids.len(), 1);
-    let (second, calls) = recorded(m, &[&name, &src, uuids[0]], || {
-        let mut args = args.to_vec();
-        args.extend(["-o", "json"]);
-        ktail(m, &args)
-    });
+    let (second, calls) = recorded(m, &[&args[..], &["-o", "json"]].concat());
     second.assert_success();
     let report = second.stdout_json();
     for part in ["role", "output", "function", "mapping"] {
@@ -485,14 +415,11 @@ async fn second_attach_with_the_same_arguments_changes_nothing() {
     }
     assert_eq!(report["output_stream"], name.as_str());
     assert!(!calls.is_empty(), "the recorder saw ktail's lookups");
-    let writes: Vec<&Call> = calls.iter().filter(|c| c.mutates()).collect();
+    let writes: Vec<Call> = calls.into_iter().filter(mutates).collect();
     assert!(
         writes.is_empty(),
         "a repeated attach must only read, but sent {:?}",
-        writes
-            .iter()
-            .map(|c| format!("{} {} {}", c.method, c.url, c.target))
-            .collect::<Vec<_>>()
+        names(&writes)
     );
     assert_eq!(snapshot(m, &src).await, before);
     // A plain re-run prints the same name, so `ktail tail $(ktail attach …)` is stable.
@@ -504,7 +431,6 @@ async fn second_attach_with_the_same_arguments_changes_nothing() {
 #[tokio::test]
 async fn code_is_uploaded_only_when_the_zip_differs() {
     let m = support::moto();
-    let _recorder = RECORDER.lock().await;
     let src = source_stream(m, "attach-code").await;
     let first = ktail(m, &["attach", &src, "x", "--arch", "arm64"]);
     first.assert_success();
@@ -520,18 +446,13 @@ async fn code_is_uploaded_only_when_the_zip_differs() {
         .send()
         .await
         .unwrap();
-    let (out, calls) = recorded(m, &[&name], || {
-        ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
-    });
+    let (out, calls) = recorded(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"]);
     out.assert_success();
     assert_eq!(out.stdout_json()["function"], "updated");
-    let writes: Vec<&Call> = calls.iter().filter(|c| c.mutates()).collect();
+    let writes: Vec<Call> = calls.into_iter().filter(mutates).collect();
     assert_eq!(
-        names(&writes.into_iter().map(clone_call).collect::<Vec<_>>()),
-        [format!(
-            "PUT http://{}/2015-03-31/functions/{name}/code",
-            host(m)
-        )],
+        names(&writes),
+        [format!("PUT /2015-03-31/functions/{name}/code")],
     );
     let config = lambda
         .get_function_configuration()
@@ -545,29 +466,14 @@ async fn code_is_uploaded_only_when_the_zip_differs() {
     );
 
     // Unchanged code is not uploaded again.
-    let (out, calls) = recorded(m, &[&name], || {
-        ktail(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"])
-    });
+    let (out, calls) = recorded(m, &["attach", &src, "x", "--arch", "arm64", "-o", "json"]);
     out.assert_success();
     assert_eq!(out.stdout_json()["function"], "unchanged");
     assert!(
-        calls.iter().all(|c| !c.url.ends_with("/code")),
+        calls.iter().all(|c| !c.path.ends_with("/code")),
         "{:?}",
         names(&calls)
     );
-}
-
-fn clone_call(c: &Call) -> Call {
-    Call {
-        method: c.method.clone(),
-        url: c.url.clone(),
-        target: c.target.clone(),
-        body: c.body.clone(),
-    }
-}
-
-fn host(m: &Emulator) -> &str {
-    m.endpoint.trim_start_matches("http://")
 }
 
 /// A valid zip that is not the embedded artifact.
@@ -895,22 +801,19 @@ async fn start_position_and_output_capacity_follow_the_flags() {
         .unwrap();
     assert_eq!(summary.open_shard_count, 2);
 
-    let _recorder = RECORDER.lock().await;
-    let (since, calls) = recorded(m, &[&src], || {
-        ktail(
-            m,
-            &[
-                "attach",
-                &src,
-                "b",
-                "--since",
-                "2h",
-                "--on-demand",
-                "-o",
-                "json",
-            ],
-        )
-    });
+    let (since, calls) = recorded(
+        m,
+        &[
+            "attach",
+            &src,
+            "b",
+            "--since",
+            "2h",
+            "--on-demand",
+            "-o",
+            "json",
+        ],
+    );
     since.assert_success();
     let since = since.stdout_json();
     let mapping = lambda
@@ -926,7 +829,7 @@ async fn start_position_and_output_capacity_follow_the_flags() {
     // moto does not echo StartingPositionTimestamp back, so read it from the recorded request.
     let create = calls
         .iter()
-        .find(|c| c.method == "POST" && c.url.ends_with("/event-source-mappings"))
+        .find(|c| c.method == "POST" && c.path.ends_with("/event-source-mappings"))
         .expect("CreateEventSourceMapping was recorded");
     let body: Value = serde_json::from_str(&create.body).unwrap();
     let at = body["StartingPositionTimestamp"].as_f64().unwrap() as i64;

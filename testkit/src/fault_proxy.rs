@@ -125,6 +125,70 @@ impl Intercept for OneOperation {
     }
 }
 
+/// One call a [`Recording`] saw.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// X-Amz-Target's operation, or "".
+    pub operation: String,
+    /// The request body as text; empty for uploads over [`RECORDED_BODY_LIMIT`] (function code).
+    pub body: String,
+}
+
+/// Bodies larger than this are not kept: only the function's zip is, and no test reads it.
+pub const RECORDED_BODY_LIMIT: usize = 1 << 20;
+
+/// A proxy that forwards everything and records each call. One per test, so what it holds is
+/// exactly what the clients pointed at it sent; moto's own recorder is global to the server and
+/// appends each request as one line, which concurrent multi-megabyte uploads interleave.
+pub struct Recording {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    calls: Arc<std::sync::Mutex<Vec<Recorded>>>,
+}
+
+impl Recording {
+    /// The calls recorded so far, in the order they arrived.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+struct Recorder(Arc<std::sync::Mutex<Vec<Recorded>>>);
+
+impl Intercept for Recorder {
+    fn request(&self, _operation: &str, _body: &[u8]) -> Option<(u16, String)> {
+        None
+    }
+
+    fn call(&self, call: &Call<'_>) -> Option<(u16, String)> {
+        let body = if call.body.len() > RECORDED_BODY_LIMIT {
+            String::new()
+        } else {
+            String::from_utf8_lossy(call.body).into_owned()
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Recorded {
+                method: call.method.to_owned(),
+                path: call.path.to_owned(),
+                operation: call.operation.to_owned(),
+                body,
+            });
+        None
+    }
+}
+
+/// Starts a [`Recording`] proxy to `upstream`.
+pub fn record(upstream: &str) -> Recording {
+    let calls = Arc::default();
+    let endpoint = start_with(upstream, Arc::new(Recorder(Arc::clone(&calls))));
+    Recording { endpoint, calls }
+}
+
 /// Starts a proxy to `upstream` (`http://host:port`) that lets `intercept` answer or watch each
 /// call; returns its endpoint, `http://127.0.0.1:PORT`. It lives as long as the test binary.
 pub fn start_with(upstream: &str, intercept: Arc<dyn Intercept>) -> String {

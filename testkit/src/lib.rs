@@ -219,11 +219,6 @@ fn start_moto() -> Emulator {
         .arg(port.to_string())
         // MOTO_IAM_LOAD_MANAGED_POLICIES stays unset: ktail's role carries an inline policy, and
         // loading every AWS-managed policy slows moto's first IAM call by about a second.
-        // Tests that record requests (tests/attach.rs) must not leave a file in the work tree.
-        .env(
-            "MOTO_RECORDER_FILEPATH",
-            target_tmp().join(format!("moto-recording-{}-{port}", std::process::id())),
-        )
         .env("AWS_DEFAULT_REGION", REGION);
     start_child(Kind::Moto, "moto", cmd, port)
 }
