@@ -155,7 +155,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__attach)
-            opts="-v -i -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --output --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --efo --output --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,7 +363,7 @@ _ktail() {
             return 0
             ;;
         ktail__subcmd__grep)
-            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --end --until --max-records --output --timestamps --prefix --lf --keep --local --efo --profile --region --endpoint-url --color --quiet --debug --help --version"
+            opts="-v -i -n -o -q -h -V --invert-match --ignore-case --filter-pattern --start --since --oldest --decode --max-decoded-size --role --arch --memory --parallel --output-stream --output-shards --on-demand --ttl --efo --end --until --max-records --output --timestamps --prefix --lf --keep --local --tail-polling --profile --region --endpoint-url --color --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -174,6 +174,8 @@ pub struct GrepCommand {
     pub request: AttachRequest,
     pub keep: bool,
     pub local: bool,
+    /// Tail the filtered stream (with `--local`, the source) with enhanced fan-out.
+    pub efo_tail: bool,
     pub until: Option<DateTime<Utc>>,
     pub max_records: Option<u64>,
     /// The stream name is filled in by [`GrepCommand::session`].
@@ -198,6 +200,7 @@ impl GrepCommand {
             plan,
             keep: self.keep,
             local: self.local,
+            efo_tail: self.efo_tail,
             until: self.until,
             max_records: self.max_records,
             print,
@@ -455,6 +458,7 @@ fn attach_request(args: cli::AttachmentArgs, terminal: &Terminal) -> Result<Atta
         } else {
             Capacity::Provisioned(deploy.output_shards)
         },
+        efo: deploy.efo,
     };
     if let Some(stream) = &stream {
         AttachPlan::check_streams(stream, deploy_options.filtered_stream.as_deref())?;
@@ -478,11 +482,8 @@ fn grep(
     now: DateTime<Utc>,
 ) -> Result<GrepCommand> {
     let mut request = attach_request(args.attachment, terminal)?;
-    if args.efo {
-        return Err(usage(
-            "--efo is not available yet; drop it to read with GetRecords polling",
-        ));
-    }
+    // The whole path pushed unless told otherwise: the mapping's reads and the tail's.
+    let efo_tail = request.deploy.efo && !args.tail_polling;
     let since = match request.start {
         Start::AtTimestamp(at) => Some(at),
         _ => None,
@@ -495,6 +496,7 @@ fn grep(
         request,
         keep: args.keep,
         local: args.local,
+        efo_tail,
         until: args.stop.until,
         max_records: args.stop.max_records,
         print: print_options(&args.output, color),
@@ -774,6 +776,7 @@ mod tests {
             function_name: "f".into(),
             filtered_stream: None,
             role_name: None,
+            efo_consumer: None,
         };
         assert!(
             crate::session::leftover_message(&s, &target, Removal::MAPPING)
@@ -891,6 +894,7 @@ mod tests {
             function_name: "ktail-logs-1".into(),
             filtered_stream: Some("ktail-logs-1".into()),
             role_name: Some("ktail-logs-1".into()),
+            efo_consumer: None,
         };
         let all = Removal {
             role: false,

@@ -252,6 +252,16 @@ async fn stream_in(m: &Emulator, region: &str, name: &str) {
 }
 
 async fn role_policy_source(m: &Emulator, role: &str) -> Option<String> {
+    try_role_policy(m, role).await?["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == "ReadSourceStream")
+        .and_then(|s| s["Resource"].as_str())
+        .map(str::to_owned)
+}
+
+/// The inline policy of a ktail role, parsed; `None` when there is none.
+async fn try_role_policy(m: &Emulator, role: &str) -> Option<Value> {
     let out = m
         .iam()
         .await
@@ -262,18 +272,12 @@ async fn role_policy_source(m: &Emulator, role: &str) -> Option<String> {
         .await
         .ok()?;
     let doc = out.policy_document;
-    let doc: Value = serde_json::from_str(&doc).ok().or_else(|| {
+    serde_json::from_str(&doc).ok().or_else(|| {
         serde_json::from_str(
             &percent_encoding_free_decode(&doc), // IAM returns it URL-encoded
         )
         .ok()
-    })?;
-    doc["Statement"]
-        .as_array()?
-        .iter()
-        .find(|s| s["Sid"] == "ReadSourceStream")
-        .and_then(|s| s["Resource"].as_str())
-        .map(str::to_owned)
+    })
 }
 
 fn percent_encoding_free_decode(s: &str) -> String {
@@ -515,20 +519,10 @@ async fn status_shows_the_mapping_s_last_processing_result() {
 // ---- item 2: encrypted streams ----------------------------------------------------------------
 
 /// The ktail policy on `role`, decoded.
-async fn role_policy(m: &Emulator, role: &str) -> Value {
-    let doc = m
-        .iam()
+pub(crate) async fn role_policy(m: &Emulator, role: &str) -> Value {
+    try_role_policy(m, role)
         .await
-        .get_role_policy()
-        .role_name(role)
-        .policy_name("ktail-grep")
-        .send()
-        .await
-        .unwrap()
-        .policy_document;
-    serde_json::from_str(&doc)
-        .or_else(|_| serde_json::from_str(&percent_encoding_free_decode(&doc)))
-        .unwrap()
+        .unwrap_or_else(|| panic!("role {role} has ktail's policy"))
 }
 
 /// The statements of `policy` that allow `action`.

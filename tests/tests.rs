@@ -9,6 +9,7 @@ mod decode;
 #[cfg(feature = "demo")]
 mod demo;
 mod efo;
+mod efo_attach;
 mod filter_pattern;
 mod grep;
 mod kpl;

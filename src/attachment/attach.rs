@@ -9,10 +9,12 @@ use serde::Serialize;
 
 use super::names::{self, StreamArn};
 use super::plan::AttachPlan;
-use super::remove::{Removal, Target, remove};
+use super::remove::{EfoConsumer, Removal, Target, remove};
 use super::{Change, Clients, filtered_stream, function, mapping, role};
-use crate::contract::env;
+use crate::contract::{StreamRef, env};
+use crate::kinesis::consumer;
 use crate::progress::Progress;
+use crate::signals::CancellationToken;
 
 /// An attachment as `attach` left it. Serialized as `ktail attach -o json`'s report, whose keys
 /// predate the name "filtered stream" and stay as they are.
@@ -36,6 +38,11 @@ pub struct Attachment {
     pub function: Change,
     pub mapping_uuid: String,
     pub mapping: Change,
+    /// The mapping's event source: the source stream's ARN, or with `--efo` its consumer's.
+    pub mapping_source_arn: String,
+    /// The enhanced fan-out consumer the mapping reads through (`--efo`), and what was done to it.
+    pub consumer_arn: Option<String>,
+    pub consumer: Option<Change>,
     /// The dead-client deadline (unix seconds), when a TTL was given.
     pub expires_at: Option<i64>,
 }
@@ -45,6 +52,7 @@ impl Attachment {
     pub fn changed(&self) -> bool {
         [self.role, self.filtered, self.function, self.mapping]
             .iter()
+            .chain(&self.consumer)
             .any(|c| matches!(c, Change::Created | Change::Updated))
     }
 
@@ -66,6 +74,14 @@ impl Attachment {
             filtered_stream: Some(self.filtered_stream.clone()),
             role_name: (self.role != Change::Given)
                 .then(|| role::name_from_arn(&self.role_arn).to_owned()),
+            efo_consumer: self
+                .consumer_arn
+                .as_deref()
+                .and_then(consumer::consumer_name)
+                .map(|name| EfoConsumer {
+                    stream: self.source_stream.clone(),
+                    name: name.to_owned(),
+                }),
         }
     }
 }
@@ -177,6 +193,7 @@ async fn deploy(
                 ttl_guard: plan.ttl.is_some(),
                 source_key,
                 filtered_key,
+                efo_consumer: planned.efo_consumer.as_ref().map(|c| c.name.clone()),
             });
             let (arn, change) = role::ensure(&clients.iam, &role_name, &policy, &tags).await?;
             made.role = change == Change::Created;
@@ -217,11 +234,19 @@ async fn deploy(
     made.mapping = made.function;
     step.done(function.detail);
 
+    let efo = match &planned.efo_consumer {
+        Some(c) => {
+            Some(ensure_consumer(clients, &source_arn, &source_name, &c.name, progress).await?)
+        }
+        None => None,
+    };
+    let mapping_source = efo.as_ref().map_or(&source_arn, |c| &c.arn).clone();
+
     let step = progress.step(format!("event source mapping {source_name} → {base}"));
     let mapping = mapping::ensure(
         &clients.lambda,
         &mapping::MappingSpec {
-            source_arn: source_arn.clone(),
+            source_arn: mapping_source.clone(),
             function_name: base.clone(),
             start: plan.start,
             parallel: plan.deploy.parallel,
@@ -229,8 +254,32 @@ async fn deploy(
         },
         role_is_fresh,
     )
-    .await?;
+    .await;
+    let mapping = match (mapping, &efo) {
+        (Ok(mapping), _) => mapping,
+        // A consumer registered for a mapping that could not be made reads nothing, and bills.
+        (Err(err), Some(c)) if c.registered => {
+            let undo = consumer::deregister(&clients.kinesis, &c.arn).await;
+            return Err(super::undone(
+                err,
+                &format!("enhanced fan-out consumer {}", c.arn),
+                undo,
+            ));
+        }
+        (Err(err), _) => return Err(err),
+    };
     step.done(mapping.detail);
+    // Moved between polling and --efo: the consumer of the other way goes with its mapping.
+    for old in &mapping.replaced {
+        if consumer::is_consumer_arn(old) {
+            let step = progress.step(format!(
+                "removing enhanced fan-out consumer {}",
+                consumer::consumer_name(old).unwrap_or(old)
+            ));
+            consumer::deregister(&clients.kinesis, old).await?;
+            step.done("removed");
+        }
+    }
 
     Ok(Attachment {
         id: identity.id(),
@@ -248,8 +297,49 @@ async fn deploy(
         function: function.change,
         mapping_uuid: mapping.uuid,
         mapping: mapping.change,
+        mapping_source_arn: mapping_source,
+        consumer: efo.as_ref().map(|c| {
+            if c.registered {
+                Change::Created
+            } else {
+                Change::Unchanged
+            }
+        }),
+        consumer_arn: efo.map(|c| c.arn),
         expires_at,
     })
+}
+
+/// The attachment's enhanced fan-out consumer on the source, registered when missing and ACTIVE.
+async fn ensure_consumer(
+    clients: &Clients,
+    source_arn: &str,
+    source_name: &str,
+    name: &str,
+    progress: &Progress,
+) -> Result<consumer::Named> {
+    let step = progress.step(format!("enhanced fan-out consumer {name}"));
+    let stream = StreamRef::Arn {
+        arn: source_arn.to_owned(),
+        name: source_name.to_owned(),
+    };
+    // Nothing cancels it here: a grep session drops the whole deploy on a signal instead, and
+    // its sweep deregisters the consumer by name.
+    let named = consumer::ensure_named(
+        &clients.kinesis,
+        source_arn,
+        name,
+        &stream,
+        &CancellationToken::new(),
+    )
+    .await?
+    .context("registering the consumer was cancelled")?;
+    step.done(if named.registered {
+        "registered"
+    } else {
+        "exists"
+    });
+    Ok(named)
 }
 
 fn describe_change(change: Change, updated: &str) -> String {
@@ -302,6 +392,9 @@ mod tests {
             function: Change::Updated,
             mapping_uuid: "u".into(),
             mapping: Change::Created,
+            mapping_source_arn: "arn".into(),
+            consumer_arn: None,
+            consumer: None,
             expires_at: None,
         };
         assert_eq!(

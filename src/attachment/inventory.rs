@@ -33,6 +33,7 @@ impl Found {
                 .role_arn
                 .as_deref()
                 .map(|arn| role::name_from_arn(arn).to_owned()),
+            efo_consumer: None,
         }
     }
 
@@ -75,6 +76,7 @@ impl Found {
                 function_name: self.function_name.clone(),
                 filtered_stream: stream.take(),
                 role_name: Some(role),
+                efo_consumer: None,
             })
             .collect();
         if let Some(stream) = stream {
@@ -82,6 +84,7 @@ impl Found {
                 function_name: self.function_name.clone(),
                 filtered_stream: Some(stream),
                 role_name: None,
+                efo_consumer: None,
             });
         }
         targets
@@ -165,6 +168,8 @@ pub struct AttachmentStatus {
     #[serde(rename = "output_stream")]
     pub filtered_stream: Option<String>,
     pub mapping_uuid: Option<String>,
+    /// The enhanced fan-out consumer the mapping reads through (`--efo`), by ARN.
+    pub consumer: Option<String>,
     pub created: Option<String>,
     /// The dead-client deadline (RFC 3339), when one is set.
     pub expires_at: Option<String>,
@@ -211,6 +216,10 @@ pub async fn status(clients: &Clients) -> Result<Vec<AttachmentStatus>> {
             function: f.function_name.clone(),
             filtered_stream: f.env.get(env::STREAM_NAME).cloned(),
             mapping_uuid: first.and_then(|m| m.uuid()).map(str::to_owned),
+            consumer: first
+                .and_then(|m| m.event_source_arn())
+                .filter(|arn| crate::kinesis::consumer::is_consumer_arn(arn))
+                .map(str::to_owned),
             created: names::tag(&f.tags, names::TAG_CREATED).map(names::created_rfc3339),
             expires_at: expires.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             expired: expires.is_some_and(|t| t <= now),

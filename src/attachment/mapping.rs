@@ -61,6 +61,9 @@ pub struct Ensured {
     pub uuid: String,
     pub change: Change,
     pub detail: &'static str,
+    /// The event sources of the function's other mappings, deleted: the stream itself when the
+    /// attachment moved to a consumer (`--efo`), the consumer when it moved back.
+    pub replaced: Vec<String>,
 }
 
 /// Every mapping of the function (ktail functions have one: each serves one source stream).
@@ -91,10 +94,34 @@ pub async fn list(
 /// Creates the mapping, or re-enables and updates an existing one, then waits until it is Enabled.
 /// A mapping this call created that does not become Enabled is deleted again.
 pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) -> Result<Ensured> {
-    let mut existing = list(lambda, &spec.function_name)
+    let (mine, others): (Vec<_>, Vec<_>) = list(lambda, &spec.function_name)
         .await?
         .into_iter()
-        .find(|m| m.event_source_arn() == Some(spec.source_arn.as_str()));
+        .partition(|m| m.event_source_arn() == Some(spec.source_arn.as_str()));
+    // A ktail function reads one source: a mapping from anything else is this attachment read the
+    // other way (the stream vs. its consumer), and both at once would print each match twice.
+    let mut replaced = Vec::new();
+    for other in &others {
+        let (Some(uuid), Some(source)) = (other.uuid(), other.event_source_arn()) else {
+            continue;
+        };
+        if !is_deleting(other) {
+            delete(lambda, uuid).await?;
+        }
+        wait_gone(lambda, uuid).await?;
+        replaced.push(source.to_owned());
+    }
+    let mut ensured = ensure_one(lambda, spec, mine.into_iter().next(), policy_is_fresh).await?;
+    ensured.replaced = replaced;
+    Ok(ensured)
+}
+
+async fn ensure_one(
+    lambda: &Client,
+    spec: &MappingSpec,
+    mut existing: Option<EventSourceMappingConfiguration>,
+    policy_is_fresh: bool,
+) -> Result<Ensured> {
     // A deleted mapping stays listed as Deleting for seconds and can be neither updated nor
     // replaced until it is gone (DeleteEventSourceMapping API reference): wait it out.
     if let Some(deleting) = existing.as_ref().filter(|m| is_deleting(m)) {
@@ -121,6 +148,7 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
             uuid,
             change: Change::Created,
             detail: "created",
+            replaced: Vec::new(),
         });
     };
     let uuid = existing
@@ -140,6 +168,7 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
             uuid,
             change: Change::Unchanged,
             detail: "enabled",
+            replaced: Vec::new(),
         });
     }
     // A change by someone else can land between the wait above and this call: Lambda then
@@ -187,6 +216,7 @@ pub async fn ensure(lambda: &Client, spec: &MappingSpec, policy_is_fresh: bool) 
         uuid,
         change: Change::Updated,
         detail: if disabled { "re-enabled" } else { "updated" },
+        replaced: Vec::new(),
     })
 }
 

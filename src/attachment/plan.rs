@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::artifact::Architecture;
 use super::filtered_stream::Capacity;
 use super::names::{self, Identity};
-use super::remove::Target;
+use super::remove::{EfoConsumer, Target};
 use crate::contract::env;
 use crate::exit::usage;
 use crate::filter::{MatchOptions, Matcher, PatternError, Syntax};
@@ -31,6 +31,8 @@ pub struct DeployOptions {
     pub filtered_stream: Option<String>,
     /// How a newly created filtered stream is provisioned.
     pub filtered_capacity: Capacity,
+    /// The mapping reads through an enhanced fan-out consumer of its own instead of polling.
+    pub efo: bool,
 }
 
 impl Default for DeployOptions {
@@ -42,6 +44,7 @@ impl Default for DeployOptions {
             parallel: 1,
             filtered_stream: None,
             filtered_capacity: Capacity::Provisioned(1),
+            efo: false,
         }
     }
 }
@@ -185,6 +188,12 @@ impl AttachPlan {
                 .role
                 .is_none()
                 .then(|| identity.role_name(region)),
+            // Named after the attachment, like the function: one consumer per attachment, which
+            // every session sharing it reads through.
+            efo_consumer: self.deploy.efo.then(|| EfoConsumer {
+                stream: identity.source.clone(),
+                name: base.clone(),
+            }),
             function: base,
         }
     }
@@ -280,6 +289,8 @@ pub struct PlannedNames {
     pub filtered_stream: String,
     /// `None` when the user gave `--role`.
     pub role: Option<String>,
+    /// With `--efo`: the source's consumer the mapping reads through.
+    pub efo_consumer: Option<EfoConsumer>,
 }
 
 impl PlannedNames {
@@ -289,6 +300,7 @@ impl PlannedNames {
             function_name: self.function.clone(),
             filtered_stream: Some(self.filtered_stream.clone()),
             role_name: self.role.clone(),
+            efo_consumer: self.efo_consumer.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::names::{self, Identity};
 use super::{Clients, filtered_stream, function, mapping, role};
 use crate::aws::errors::AwsResultExt as _;
 use crate::filter::{MatchOptions, Syntax};
+use crate::kinesis::consumer;
 use crate::progress::Progress;
 
 /// Which parts of an attachment [`remove`] deletes.
@@ -52,12 +53,23 @@ pub struct Target {
     pub function_name: String,
     pub filtered_stream: Option<String>,
     pub role_name: Option<String>,
+    /// The enhanced fan-out consumer an `--efo` deploy registers, for a deploy that may not have
+    /// reached its mapping. A finished attachment's consumer is found from its mapping.
+    pub efo_consumer: Option<EfoConsumer>,
+}
+
+/// An attachment's enhanced fan-out consumer, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EfoConsumer {
+    /// The source stream's name.
+    pub stream: String,
+    pub name: String,
 }
 
 /// One resource that was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Removed {
-    /// `mapping`, `function`, `output stream` or `role`.
+    /// `mapping`, `consumer`, `function`, `output stream` or `role`.
     pub kind: &'static str,
     pub name: String,
 }
@@ -72,7 +84,15 @@ pub async fn remove(
 ) -> Result<Vec<Removed>> {
     let mut removed = Vec::new();
     if what.mapping {
-        for m in mapping::list(&clients.lambda, &target.function_name).await? {
+        let mappings = mapping::list(&clients.lambda, &target.function_name).await?;
+        // The consumer goes with the mapping that reads through it: it bills per shard-hour.
+        let consumers: Vec<String> = mappings
+            .iter()
+            .filter_map(|m| m.event_source_arn())
+            .filter(|arn| consumer::is_consumer_arn(arn))
+            .map(str::to_owned)
+            .collect();
+        for m in mappings {
             let Some(uuid) = m.uuid() else { continue };
             let step = progress.step(format!("removing event source mapping {uuid}"));
             // Deleted already and still listed for a few seconds; AWS refuses a second delete.
@@ -90,6 +110,7 @@ pub async fn remove(
                 step.done("already gone");
             }
         }
+        removed.extend(deregister_consumers(clients, consumers, target, progress).await?);
     }
     if what.function {
         let step = progress.step(format!("removing function {}", target.function_name));
@@ -132,6 +153,40 @@ pub async fn remove(
             });
         }
         step.done("removed");
+    }
+    Ok(removed)
+}
+
+/// Deregisters the consumers the attachment's mappings read through (`arns`), and the one its
+/// deploy registers (`target.efo_consumer`) when no mapping named it yet.
+async fn deregister_consumers(
+    clients: &Clients,
+    mut arns: Vec<String>,
+    target: &Target,
+    progress: &Progress,
+) -> Result<Vec<Removed>> {
+    if let Some(c) = &target.efo_consumer
+        && !arns
+            .iter()
+            .any(|arn| consumer::consumer_name(arn) == Some(c.name.as_str()))
+        && let Some(summary) = filtered_stream::summary(&clients.kinesis, &c.stream).await?
+        && let Some(arn) = consumer::arn_of(&clients.kinesis, &summary.arn, &c.name).await?
+    {
+        arns.push(arn);
+    }
+    let mut removed = Vec::new();
+    for arn in arns {
+        let name = consumer::consumer_name(&arn).unwrap_or(&arn).to_owned();
+        let step = progress.step(format!("removing enhanced fan-out consumer {name}"));
+        if consumer::deregister(&clients.kinesis, &arn).await? {
+            removed.push(Removed {
+                kind: "consumer",
+                name,
+            });
+            step.done("removed");
+        } else {
+            step.done("already gone");
+        }
     }
     Ok(removed)
 }

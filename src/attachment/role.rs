@@ -30,6 +30,8 @@ pub struct PolicyScope {
     pub source_key: Option<String>,
     /// The KMS key that encrypts the filtered stream, if any: kms:GenerateDataKey to write.
     pub filtered_key: Option<String>,
+    /// The name of the source's enhanced fan-out consumer the mapping reads through (`--efo`).
+    pub efo_consumer: Option<String>,
 }
 
 /// What a stream's KMS key needs in a policy. Kinesis reports `KeyId` as the user gave it to
@@ -189,6 +191,18 @@ pub fn inline_policy(scope: &PolicyScope) -> Value {
         {
             statements.push(statement);
         }
+    }
+    if let Some(consumer) = &scope.efo_consumer {
+        // A mapping on a consumer reads with SubscribeToShard and checks the consumer with
+        // DescribeStreamConsumer (Lambda Developer Guide, "Process Amazon Kinesis Data Streams
+        // records with Lambda"); both take the consumer's ARN, which ends in its registration
+        // time, hence the wildcard: this consumer, whenever it was registered.
+        statements.push(json!({
+            "Sid": "ReadThroughOwnConsumer",
+            "Effect": "Allow",
+            "Action": ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"],
+            "Resource": format!("{}/consumer/{consumer}:*", scope.source_arn)
+        }));
     }
     if scope.ttl_guard {
         // ListEventSourceMappings supports no resource scoping; it only reveals mapping metadata.
@@ -431,7 +445,35 @@ mod tests {
             ttl_guard,
             source_key: None,
             filtered_key: None,
+            efo_consumer: None,
         }
+    }
+
+    #[test]
+    fn an_efo_mapping_may_read_through_its_own_consumer_only() {
+        let plain = inline_policy(&scope(false));
+        assert!(
+            !plain.to_string().contains("SubscribeToShard"),
+            "polling needs no consumer: {plain:#}"
+        );
+        let efo = inline_policy(&PolicyScope {
+            efo_consumer: Some("ktail-logs-1".to_owned()),
+            ..scope(false)
+        });
+        let grant = efo["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ReadThroughOwnConsumer")
+            .unwrap();
+        assert_eq!(
+            grant["Resource"],
+            "arn:aws:kinesis:eu-west-1:111122223333:stream/logs/consumer/ktail-logs-1:*"
+        );
+        assert_eq!(
+            grant["Action"],
+            json!(["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"])
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::attachment::{self, AttachmentStatus, Clients};
 use crate::config::Report;
 use crate::context::Context;
 use crate::exit::{ExitCode, WRITE_OUTPUT};
+use crate::kinesis::consumer::consumer_name;
 
 pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     let clients = Clients::new(ctx.sdk().await?);
@@ -26,7 +27,13 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
     }
     .context(WRITE_OUTPUT)?;
     if report == Report::Text {
-        let consumers = consumers(ctx).await?;
+        // An attachment's own consumer is shown on its row.
+        let attached: Vec<&str> = attachments
+            .iter()
+            .filter_map(|a| a.consumer.as_deref())
+            .filter_map(consumer_name)
+            .collect();
+        let consumers = consumers(ctx, &attached).await?;
         write!(stdout, "{consumers}").context(WRITE_OUTPUT)?;
     }
     Ok(ExitCode::Success)
@@ -34,11 +41,14 @@ pub async fn run(ctx: &Context, report: Report) -> Result<ExitCode> {
 
 /// Enhanced fan-out consumers of `ktail tail --efo` (one left by a killed run bills per
 /// shard-hour until the next run from its host removes it), one line each.
-async fn consumers(ctx: &Context) -> Result<String> {
+async fn consumers(ctx: &Context, attached: &[&str]) -> Result<String> {
     let client = crate::aws::kinesis(ctx.sdk().await?);
     let found = crate::kinesis::consumer::registered(&client).await?;
     let mut out = String::new();
-    for c in found {
+    for c in found
+        .into_iter()
+        .filter(|c| !attached.contains(&c.name.as_str()))
+    {
         let who = match c.in_use_here {
             Some(true) => "in use by a ktail on this host",
             Some(false) => "left by a killed ktail on this host; the next --efo run removes it",
@@ -82,10 +92,11 @@ fn table(attachments: &[AttachmentStatus]) -> String {
         "LAST RESULT",
         "FUNCTION",
         "OUTPUT",
+        "EFO CONSUMER",
         "CREATED",
         "EXPIRES",
     ];
-    let rows: Vec<[String; 9]> = attachments
+    let rows: Vec<[String; 10]> = attachments
         .iter()
         .map(|a| {
             [
@@ -98,6 +109,11 @@ fn table(attachments: &[AttachmentStatus]) -> String {
                     .unwrap_or_else(|| "-".into()),
                 a.function.clone(),
                 a.filtered_stream.clone().unwrap_or_else(|| "-".into()),
+                a.consumer
+                    .as_deref()
+                    .and_then(consumer_name)
+                    .unwrap_or("-")
+                    .to_owned(),
                 a.created.clone().unwrap_or_else(|| "-".into()),
                 match (&a.expires_at, a.expired) {
                     (Some(t), true) => format!("{t} (expired)"),
@@ -146,6 +162,7 @@ mod tests {
             function: "ktail-logs-0123456789ab".into(),
             filtered_stream: Some("ktail-logs-0123456789ab".into()),
             mapping_uuid: None,
+            consumer: None,
             created: Some("2024-05-01T12:00:00Z".into()),
             expires_at: Some("2024-05-01T13:00:00Z".into()),
             expired: true,

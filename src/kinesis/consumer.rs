@@ -27,6 +27,8 @@ use crate::signals::CancellationToken;
 
 /// Consumers a stream may have (AWS limit), hence slots a host may use per stream.
 const MAX_SLOTS: u32 = 20;
+/// Consumers an On-demand Advantage stream may have (RegisterStreamConsumer API reference).
+const MAX_CONSUMERS_ADVANTAGE: usize = 50;
 /// How long a consumer may take to become ACTIVE, or a DELETING one to go. AWS documents no
 /// bound and the SDK has no waiter for consumers, so this is a bounded poll.
 const STATE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -136,7 +138,7 @@ pub async fn acquire(
         name,
         _slot: file,
     };
-    if !wait_active(client, &consumer, stream, cancel).await? {
+    if !wait_active(client, &consumer.arn, &consumer.name, stream, cancel).await? {
         consumer.release(client).await;
         return Ok(None);
     }
@@ -165,6 +167,88 @@ impl Consumer {
             Err(_) => tracing::warn!(consumer = %self.name, "deregistering the consumer timed out"),
         }
     }
+}
+
+/// A consumer with a name of the caller's choosing (the grep mapping's, named after its
+/// attachment), as [`ensure_named`] left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub arn: String,
+    /// Whether this call registered it (rather than finding it ACTIVE or CREATING).
+    pub registered: bool,
+}
+
+/// The consumer `name` of the stream `stream_arn`, registered when missing (a DELETING one of
+/// that name waited out), once it is ACTIVE. `None` when cancelled meanwhile; a consumer this
+/// call registered is deregistered again then.
+pub async fn ensure_named(
+    client: &Client,
+    stream_arn: &str,
+    name: &str,
+    stream: &StreamRef,
+    cancel: &CancellationToken,
+) -> Result<Option<Named>> {
+    let found = describe(client, stream_arn, name).await?;
+    let (arn, registered) = match found {
+        Some(c) if c.consumer_status != ConsumerStatus::Deleting => (c.consumer_arn, false),
+        _ => match register(client, stream_arn, name, stream, cancel).await? {
+            Some(arn) => (arn, true),
+            None => return Ok(None),
+        },
+    };
+    match wait_active(client, &arn, name, stream, cancel).await {
+        Ok(true) => Ok(Some(Named { arn, registered })),
+        Ok(false) => {
+            if registered {
+                let _ = deregister(client, &arn).await;
+            }
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The ARN of the stream's consumer `name`, unless it is gone or on its way out.
+pub async fn arn_of(client: &Client, stream_arn: &str, name: &str) -> Result<Option<String>> {
+    Ok(describe(client, stream_arn, name)
+        .await?
+        .filter(|c| c.consumer_status != ConsumerStatus::Deleting)
+        .map(|c| c.consumer_arn))
+}
+
+/// Deregisters the consumer; `false` when it was gone already.
+pub async fn deregister(client: &Client, consumer_arn: &str) -> Result<bool> {
+    let out = client
+        .deregister_stream_consumer()
+        .consumer_arn(consumer_arn)
+        .send()
+        .await;
+    match out {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(aws_error(
+            err,
+            format!("cannot deregister consumer {consumer_arn}"),
+        )),
+    }
+}
+
+/// Whether an event source ARN names a stream's consumer rather than the stream
+/// (`arn:aws:kinesis:…:stream/NAME/consumer/CONSUMER:TIMESTAMP`).
+pub fn is_consumer_arn(arn: &str) -> bool {
+    arn.contains(":stream/") && arn.contains("/consumer/")
+}
+
+/// The consumer's name in its ARN (without the creation timestamp AWS appends).
+pub fn consumer_name(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once("/consumer/")?;
+    Some(rest.split(':').next().unwrap_or(rest))
 }
 
 /// An enhanced fan-out consumer that a `ktail tail --efo` registered, as `ktail status` shows it.
@@ -280,6 +364,7 @@ async fn register(
     cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let mut poll = Retry::new(STATE_POLL).with_deadline(Instant::now() + STATE_TIMEOUT);
+    let mut full_refusals = 0;
     loop {
         let out = client
             .register_stream_consumer()
@@ -301,11 +386,15 @@ async fn register(
             ));
         };
         if service.is_limit_exceeded_exception() {
-            // Either 20 consumers already, or too many registrations at once (5 per second).
-            if list(client, stream_arn, stream).await?.len() >= MAX_SLOTS as usize {
+            // Either the stream has all the consumers it may have (20; 50 on On-demand
+            // Advantage streams), or the account registers too many at once (5 calls per second,
+            // 5 consumers CREATING): the latter passes, so it is waited out.
+            let consumers = list(client, stream_arn, stream).await?.len();
+            full_refusals += usize::from(consumers >= MAX_SLOTS as usize);
+            if consumers >= MAX_CONSUMERS_ADVANTAGE || full_refusals >= 3 {
                 bail!(
-                    "stream {stream} already has {MAX_SLOTS} enhanced fan-out consumers (the most \
-                     it may have); deregister one or drop --efo"
+                    "stream {stream} already has {consumers} enhanced fan-out consumers, the most \
+                     it may have; deregister one (`ktail status` lists ktail's) or drop --efo"
                 );
             }
         } else if service.is_resource_in_use_exception() {
@@ -366,7 +455,8 @@ struct ConsumerInfo {
 /// cancelled.
 async fn wait_active(
     client: &Client,
-    consumer: &Consumer,
+    arn: &str,
+    name: &str,
     stream: &StreamRef,
     cancel: &CancellationToken,
 ) -> Result<bool> {
@@ -374,24 +464,26 @@ async fn wait_active(
     loop {
         let out = client
             .describe_stream_consumer()
-            .consumer_arn(&consumer.arn)
+            .consumer_arn(arn)
             .send()
             .await
-            .with_context(|| format!("cannot describe consumer {} on {stream}", consumer.name))?;
+            .map_err(|err| {
+                if err.code() == Some("AccessDeniedException") {
+                    super::errors::denied("kinesis:DescribeStreamConsumer", stream)
+                } else {
+                    aws_error(err, format!("cannot describe consumer {name} on {stream}"))
+                }
+            })?;
         let status = out.consumer_description.map(|d| d.consumer_status);
         match status {
             Some(ConsumerStatus::Active) => return Ok(true),
             Some(ConsumerStatus::Deleting) | None => bail!(
-                "consumer {} on {stream} was deregistered while starting (by another run?); try again",
-                consumer.name
+                "consumer {name} on {stream} was deregistered while starting (by another run?); try again"
             ),
             _ => {}
         }
         let Some(wait) = poll.failed() else {
-            bail!(
-                "consumer {} on {stream} did not become ACTIVE within {STATE_TIMEOUT:?}",
-                consumer.name
-            );
+            bail!("consumer {name} on {stream} did not become ACTIVE within {STATE_TIMEOUT:?}");
         };
         if super::reader::sleep_or_cancel(wait, cancel).await {
             return Ok(false);

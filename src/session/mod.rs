@@ -38,6 +38,8 @@ pub struct Session {
     pub keep: bool,
     /// No Lambda: tail the source and match here.
     pub local: bool,
+    /// Tail with enhanced fan-out (`--efo` without `--tail-polling`).
+    pub efo_tail: bool,
     pub until: Option<DateTime<Utc>>,
     pub max_records: Option<u64>,
     pub print: PrintOptions,

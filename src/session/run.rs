@@ -69,6 +69,7 @@ async fn local(
         matcher: matcher.clone(),
         decode: session.plan.decode,
         warn: progress.feedback() != Feedback::Hidden,
+        efo: session.efo_tail,
         ..TailConfig::new(stream)
     };
     let client = kinesis::client(sdk);
@@ -278,6 +279,7 @@ async fn tail_filtered(
         // `batch::select`).
         decode: session.plan.decode,
         warn: progress.feedback() != Feedback::Hidden,
+        efo: session.efo_tail,
         ..TailConfig::new(StreamRef::Name(attachment.filtered_stream.clone()))
     };
     let client = kinesis::client(sdk);

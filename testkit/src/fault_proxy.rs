@@ -80,6 +80,12 @@ pub trait Intercept: Send + Sync + 'static {
         self.request(call.operation, call.body)
     }
 
+    /// A body to forward instead of the call's own (e.g. an argument the emulator does not
+    /// accept, translated); the call's responses still see the original request.
+    fn rewrite_request(&self, _call: &Call<'_>) -> Option<Vec<u8>> {
+        None
+    }
+
     /// [`Intercept::wants_response`] with the whole call in view.
     fn wants_call_response(&self, call: &Call<'_>) -> bool {
         self.wants_response(call.operation)
@@ -252,8 +258,16 @@ fn serve(client: TcpStream, upstream: &str, intercept: &dyn Intercept) -> io::Re
             client.flush()?;
             continue;
         }
-        server.write_all(&head)?;
-        server.write_all(&body)?;
+        match intercept.rewrite_request(&call) {
+            Some(rewritten) => {
+                server.write_all(&reframed(&head, rewritten.len()))?;
+                server.write_all(&rewritten)?;
+            }
+            None => {
+                server.write_all(&head)?;
+                server.write_all(&body)?;
+            }
+        }
         server.flush()?;
         let Some((response_head, response_headers)) = read_head(&mut server_reader)? else {
             return Ok(());

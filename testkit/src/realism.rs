@@ -42,6 +42,24 @@
 //!   sends one through it) and, for a key [`Realism::refuse_kms`] names, answers GetRecords on an
 //!   iterator of that stream with the error, as Kinesis does when the caller may not use the key.
 //!
+//! - **Enhanced fan-out consumers** (RegisterStreamConsumer API reference,
+//!   <https://docs.aws.amazon.com/kinesis/latest/APIReference/API_RegisterStreamConsumer.html>:
+//!   a new consumer is `CREATING` before it is `ACTIVE`; "only 5 consumers can be created
+//!   simultaneously … results in a LimitExceededException"): moto's consumers are ACTIVE at once.
+//!   The layer shows each consumer registered through it as `CREATING` for
+//!   [`Settings::consumer_creating`] (RegisterStreamConsumer, DescribeStreamConsumer,
+//!   ListStreamConsumers). [`Realism::fail`] takes Kinesis operations too (a
+//!   LimitExceededException on RegisterStreamConsumer).
+//! - **A consumer as a mapping's event source** (CreateEventSourceMapping API reference,
+//!   EventSourceArn: "Amazon Kinesis – The ARN of the data stream or a stream consumer"; Lambda
+//!   Developer Guide, "Process Amazon Kinesis Data Streams records with Lambda"): moto accepts
+//!   only a stream's ARN ("Invalid EventSourceArn"). The layer stands in: it hands moto the
+//!   consumer's stream, and shows the consumer's ARN as the mapping's EventSourceArn in every
+//!   answer about that mapping, as Lambda does. A mapping on a consumer that is not ACTIVE yet is
+//!   refused with `InvalidParameterValueException` (the layer's wording: Lambda subscribes at
+//!   once, and SubscribeToShard on a consumer that is not ACTIVE fails, SubscribeToShard API
+//!   reference, ResourceInUseException).
+//!
 //! Faults that no documented timing produces can be added with [`Realism::fail`], and
 //! [`Realism::calls`] counts the calls of each operation, so tests prove what ktail did by counts,
 //! never by timing.
@@ -64,6 +82,7 @@ pub struct Settings {
     pub function_pending: Duration,
     pub update_in_progress: Duration,
     pub mapping_transition: Duration,
+    pub consumer_creating: Duration,
 }
 
 impl Default for Settings {
@@ -73,6 +92,7 @@ impl Default for Settings {
             function_pending: Duration::from_secs(2),
             update_in_progress: Duration::from_secs(2),
             mapping_transition: Duration::from_secs(3),
+            consumer_creating: Duration::from_secs(2),
         }
     }
 }
@@ -113,8 +133,9 @@ impl Realism {
         cmd
     }
 
-    /// Answers the next `times` calls of `operation` (a Lambda or IAM operation name, e.g.
-    /// "CreateFunction") with HTTP `status` and the error `error_type: message`.
+    /// Answers the next `times` calls of `operation` (a Lambda, IAM or Kinesis operation name,
+    /// e.g. "CreateFunction", "RegisterStreamConsumer") with HTTP `status` and the error
+    /// `error_type: message`.
     pub fn fail(
         &self,
         operation: &str,
@@ -139,6 +160,15 @@ impl Realism {
             .lock()
             .processing_results
             .insert(uuid.to_owned(), result.to_owned());
+    }
+
+    /// A Lambda client that sees moto through the layer, as ktail does (e.g. a mapping on a
+    /// consumer, which moto itself holds on the consumer's stream).
+    pub async fn lambda(&self, moto: &Emulator) -> aws_sdk_lambda::Client {
+        let config = aws_sdk_lambda::config::Builder::from(&moto.sdk_config().await)
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
     }
 
     /// Encrypts `stream` with the KMS key `key_id` (StartStreamEncryption through the layer, so
@@ -212,6 +242,10 @@ struct State {
     kms_refused: HashMap<String, String>,
     /// Shard iterator -> the stream it reads.
     iterators: HashMap<String, String>,
+    /// Consumer ARN -> until when it is CREATING.
+    consumer_creating: HashMap<String, Instant>,
+    /// Mapping UUID -> the consumer ARN it reads through (moto holds the consumer's stream).
+    mapping_consumers: HashMap<String, String>,
     faults: Vec<Fault>,
     calls: HashMap<String, usize>,
     refused: HashMap<String, usize>,
@@ -309,6 +343,9 @@ impl Intercept for Layer {
         if call.operation == "GetRecords" {
             return self.get_records(call.body);
         }
+        if !call.operation.is_empty() {
+            return self.kinesis_fault(call.operation);
+        }
         let op = classify(call)?;
         let now = Instant::now();
         let mut state = self.lock();
@@ -326,7 +363,19 @@ impl Intercept for Layer {
 
     fn wants_call_response(&self, call: &Call<'_>) -> bool {
         matches!(call.operation, "StartStreamEncryption" | "GetShardIterator")
+            || CONSUMER_OPERATIONS.contains(&call.operation)
             || classify(call).is_some()
+    }
+
+    fn rewrite_request(&self, call: &Call<'_>) -> Option<Vec<u8>> {
+        let op = classify(call)?;
+        if op.name != "CreateEventSourceMapping" {
+            return None;
+        }
+        let mut request: Value = serde_json::from_slice(call.body).ok()?;
+        let stream = consumer_stream(request["EventSourceArn"].as_str()?)?;
+        request["EventSourceArn"] = json!(stream);
+        Some(request.to_string().into_bytes())
     }
 
     fn call_response(&self, call: &Call<'_>, status: u16, body: &[u8]) -> Option<Vec<u8>> {
@@ -336,6 +385,9 @@ impl Intercept for Layer {
         if matches!(call.operation, "StartStreamEncryption" | "GetShardIterator") {
             self.kinesis_response(call, body);
             return None;
+        }
+        if CONSUMER_OPERATIONS.contains(&call.operation) {
+            return self.consumer_response(call.operation, body);
         }
         let op = classify(call)?;
         let now = Instant::now();
@@ -401,6 +453,14 @@ impl Intercept for Layer {
                     }
                     "CreateEventSourceMapping" => {
                         let uuid = response["UUID"].as_str()?.to_owned();
+                        if let Some(consumer) = request["EventSourceArn"]
+                            .as_str()
+                            .filter(|arn| consumer_stream(arn).is_some())
+                        {
+                            state
+                                .mapping_consumers
+                                .insert(uuid.clone(), consumer.to_owned());
+                        }
                         state
                             .mapping_transition
                             .insert(uuid, ("Creating", now + s.mapping_transition));
@@ -415,6 +475,7 @@ impl Intercept for Layer {
                     "DeleteEventSourceMapping" => {
                         let uuid = op.resource?;
                         state.mapping_transition.remove(&uuid);
+                        state.mapping_view(&mut response, now);
                         response["State"] = json!("Deleting");
                         state
                             .deleting
@@ -453,7 +514,71 @@ impl Intercept for Layer {
     }
 }
 
+/// The Kinesis operations whose answers show a consumer's status.
+const CONSUMER_OPERATIONS: [&str; 3] = [
+    "RegisterStreamConsumer",
+    "DescribeStreamConsumer",
+    "ListStreamConsumers",
+];
+
+/// The stream ARN of a consumer ARN (`…:stream/NAME/consumer/CONSUMER[:TIMESTAMP]`); `None` for
+/// anything else.
+fn consumer_stream(arn: &str) -> Option<&str> {
+    let (stream, _) = arn.split_once("/consumer/")?;
+    stream.contains(":stream/").then_some(stream)
+}
+
 impl Layer {
+    /// A fault [`Realism::fail`] set for this Kinesis operation, if any is left.
+    fn kinesis_fault(&self, operation: &str) -> Option<(u16, String)> {
+        let mut state = self.lock();
+        *state.calls.entry(operation.to_owned()).or_default() += 1;
+        let fault = state
+            .faults
+            .iter_mut()
+            .find(|f| f.operation == operation && f.left > 0)?;
+        fault.left -= 1;
+        let answer = (fault.status, fault.body.clone());
+        let kind = serde_json::from_str::<Value>(&answer.1)
+            .ok()
+            .and_then(|v| v["__type"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *state.refused.entry(kind).or_default() += 1;
+        Some(answer)
+    }
+
+    /// A consumer as Kinesis shows it: CREATING for a while after RegisterStreamConsumer.
+    fn consumer_response(&self, operation: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let mut response: Value = serde_json::from_slice(body).ok()?;
+        let now = Instant::now();
+        let mut state = self.lock();
+        let view = |consumer: &mut Value, state: &mut State| {
+            let Some(arn) = consumer["ConsumerARN"].as_str().map(str::to_owned) else {
+                return;
+            };
+            if operation == "RegisterStreamConsumer" {
+                state
+                    .consumer_creating
+                    .insert(arn.clone(), now + self.settings.consumer_creating);
+            }
+            if state.consumer_creating.get(&arn).is_some_and(|t| now < *t) {
+                consumer["ConsumerStatus"] = json!("CREATING");
+            }
+        };
+        match operation {
+            "RegisterStreamConsumer" => view(&mut response["Consumer"], &mut state),
+            "DescribeStreamConsumer" => view(&mut response["ConsumerDescription"], &mut state),
+            _ => {
+                if let Some(list) = response["Consumers"].as_array_mut() {
+                    for c in list {
+                        view(c, &mut state);
+                    }
+                }
+            }
+        }
+        Some(response.to_string().into_bytes())
+    }
+
     /// GetRecords on an iterator of a stream whose key the caller may not use: Kinesis's error.
     fn get_records(&self, body: &[u8]) -> Option<(u16, String)> {
         let request: Value = serde_json::from_slice(body).ok()?;
@@ -574,6 +699,19 @@ impl Layer {
             "CreateEventSourceMapping" => {
                 let function = function_name(request["FunctionName"].as_str()?);
                 let source = request["EventSourceArn"].as_str()?;
+                if state
+                    .consumer_creating
+                    .get(source)
+                    .is_some_and(|t| now < *t)
+                {
+                    return Some((
+                        400,
+                        error(
+                            "InvalidParameterValueException",
+                            &format!("Stream consumer {source} is not in ACTIVE state."),
+                        ),
+                    ));
+                }
                 if let Some((uuid, _)) = state.deleting.iter().find(|(_, (ghost, _))| {
                     ghost["EventSourceArn"].as_str() == Some(source)
                         && ghost["FunctionArn"]
@@ -670,6 +808,9 @@ impl State {
         };
         if let Some(result) = self.processing_results.get(&uuid) {
             mapping["LastProcessingResult"] = json!(result);
+        }
+        if let Some(consumer) = self.mapping_consumers.get(&uuid) {
+            mapping["EventSourceArn"] = json!(consumer);
         }
         if let Some((transition, until)) = self.mapping_transition.get(&uuid)
             && now < *until
