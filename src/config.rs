@@ -844,13 +844,31 @@ mod tests {
     fn usage_errors_come_before_any_aws_call() {
         for line in [
             &["ktail", "grep", "logs", "(unclosed"][..],
-            &["ktail", "grep", "logs", "x", "--efo"],
+            &["ktail", "grep", "logs", "x", "--tail-polling"],
             &["ktail", "grep", "logs", "x", "--ttl", "0s"],
             &["ktail", "grep", "logs", "x", "--output-stream", "logs"],
         ] {
             let err = session(line).unwrap_err();
             assert!(is_usage(&err), "{line:?}: {err}");
         }
+    }
+
+    #[test]
+    fn grep_efo_pushes_the_whole_path_unless_told_to_poll_the_tail() {
+        let s = session(&["ktail", "grep", "logs", "x", "--efo"]).unwrap();
+        assert!(s.plan.deploy.efo && s.efo_tail);
+        let s = session(&["ktail", "grep", "logs", "x", "--efo", "--tail-polling"]).unwrap();
+        assert!(s.plan.deploy.efo && !s.efo_tail);
+        let s = session(&["ktail", "grep", "logs", "x"]).unwrap();
+        assert!(!s.plan.deploy.efo && !s.efo_tail);
+        assert!(
+            s.plan.names("us-east-1").efo_consumer.is_none(),
+            "polling registers no consumer"
+        );
+        let s = session(&["ktail", "grep", "logs", "x", "--efo"]).unwrap();
+        let consumer = s.plan.names("us-east-1").efo_consumer.unwrap();
+        assert_eq!(consumer.stream, "logs");
+        assert_eq!(consumer.name, s.plan.names("us-east-1").function);
     }
 
     #[test]
