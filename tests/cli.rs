@@ -197,13 +197,18 @@ fn shard_key_and_partition_key_share_one_rule() {
     assert_refused(&["put", "s", "--partition-key", ""], "--partition-key", why);
 }
 
-/// Issue 17, item 9: `grep --efo` was listed in `--help` and always refused: hidden until it works.
+/// Issue 17, item 9 hid `grep --efo` until it worked; issue 14 made it work: `--help` offers it
+/// for `grep` and `attach`, and `--tail-polling` makes sense only with it.
 #[test]
-fn grep_help_does_not_offer_efo() {
-    let out = ktail(&["grep", "--help"]);
-    out.assert_success();
-    assert!(!out.stdout_str().contains("--efo"), "{}", out.stdout_str());
-    assert_refused(&["grep", "s", "x", "--efo"], "--efo", "not available");
+fn grep_and_attach_offer_efo() {
+    for sub in ["grep", "attach"] {
+        let out = ktail(&[sub, "--help"]);
+        out.assert_success();
+        assert!(out.stdout_str().contains("--efo"), "{}", out.stdout_str());
+    }
+    let out = ktail(&["grep", "s", "x", "--tail-polling"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("--efo"), "{}", out.stderr);
 }
 
 #[test]

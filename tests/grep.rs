@@ -455,7 +455,7 @@ fn usage_errors_make_no_aws_call() {
         &["grep", "logs", "(unclosed"][..],
         &["grep", "logs"],
         &["grep"],
-        &["grep", "logs", "x", "--efo"],
+        &["grep", "logs", "x", "--tail-polling"],
     ] {
         let mut cmd = support::ktail();
         cmd.env("AWS_ENDPOINT_URL", endpoint).args(args);
