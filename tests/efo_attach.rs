@@ -238,19 +238,11 @@ async fn grep_efo_session_prints_matches_and_deregisters_its_consumer() {
     );
     assert!(poller.activity().invocations > 0);
     drop(poller);
-    let kinesis = m.kinesis().await;
-    let arn = kinesis
-        .describe_stream_summary()
-        .stream_name(&src)
-        .send()
+    let left = m
+        .kinesis()
         .await
-        .unwrap()
-        .stream_description_summary
-        .unwrap()
-        .stream_arn;
-    let left = kinesis
         .list_stream_consumers()
-        .stream_arn(&arn)
+        .stream_arn(m.stream_arn(&src).await)
         .send()
         .await
         .unwrap()

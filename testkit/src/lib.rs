@@ -419,6 +419,20 @@ impl Emulator {
         self.wait_active(&client, name).await;
     }
 
+    /// The stream's ARN.
+    pub async fn stream_arn(&self, name: &str) -> String {
+        self.kinesis()
+            .await
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeStreamSummary {name}: {e:?}"))
+            .stream_description_summary
+            .unwrap_or_else(|| panic!("{name} has no description"))
+            .stream_arn
+    }
+
     /// Waits until the stream is ACTIVE (after a create or a reshard). Not the SDK's
     /// `wait_until_stream_exists`: its first retry comes after 10 s, which would dominate every
     /// test on kinesis-mock, where a state change takes 100 ms.
