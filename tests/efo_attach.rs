@@ -250,3 +250,33 @@ async fn grep_efo_session_prints_matches_and_deregisters_its_consumer() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A mapping that cannot be made leaves no consumer behind: it would read nothing and bill per
+/// shard-hour. (The attach's own undo, for `attach` and `grep` alike.)
+#[tokio::test]
+async fn a_failed_mapping_deregisters_the_consumer_it_registered() {
+    let m = support::moto();
+    let layer = realism::start(m);
+    let src = source_stream(m, "efo-undo").await;
+    layer.fail(
+        "CreateEventSourceMapping",
+        1,
+        400,
+        "InvalidParameterValueException",
+        "refused by the test: not an IAM propagation message",
+    );
+    let out = run(&layer, &["attach", &src, "x", "--efo"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("refused by the test"), "{}", out.stderr);
+    let consumers = m
+        .kinesis()
+        .await
+        .list_stream_consumers()
+        .stream_arn(m.stream_arn(&src).await)
+        .send()
+        .await
+        .unwrap()
+        .consumers
+        .unwrap_or_default();
+    assert!(consumers.is_empty(), "{consumers:?}");
+}
