@@ -17,3 +17,4 @@ mod realism;
 mod tail;
 mod testkit;
 mod ux;
+mod wide;

@@ -204,7 +204,12 @@ async fn follow<S: Sink>(
     consumer_arn: Option<Arc<str>>,
 ) -> Result<TailSummary> {
     let started = Utc::now();
-    let listing = shards::list_shards(client, &config.stream).await?;
+    let Some(listing) = shards::first_listing(client, &config.stream, &cancel).await? else {
+        return Ok(TailSummary {
+            records: 0,
+            stop: Stop::Cancelled,
+        });
+    };
     let mut lineage = Lineage::new(config.selection.clone(), config.start);
     let first = lineage.initial(listing).map_err(|id| {
         anyhow!(
@@ -334,8 +339,12 @@ async fn follow<S: Sink>(
                         spawn(&mut readers, ready);
                     }
                     // A deleted stream or lost permission also shows in the readers, with a
-                    // clear message; anything else only delays finding new shards.
-                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "listing shards failed"),
+                    // clear message; anything else (throttling too) only delays finding new
+                    // shards until the next listing.
+                    Err(failure) => {
+                        let err = shards::listing_failed(failure, &config.stream);
+                        tracing::debug!(error = %format!("{err:#}"), "listing shards failed");
+                    }
                 }
                 let soon = lineage.missing_children();
                 quick_listings = if soon { quick_listings + 1 } else { 0 };
