@@ -1,5 +1,5 @@
 //! Wide streams (issue 14 item 2): hundreds of shards. A throttled first ListShards is waited
-//! out.
+//! out, and readers start spread over the first poll interval instead of in one burst.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,4 +46,54 @@ async fn a_throttled_first_listing_is_waited_out() {
         .collect();
     want.sort();
     assert_eq!(got, want);
+}
+
+/// 200 shards: the readers' GetShardIterator calls (counted by the realism layer's proxy, which
+/// also refuses a sixth per shard within a second, as AWS does) are spread over the first
+/// interval (3 s here: starts 10 ms apart at most, so 2 s) instead of coming in one burst, and
+/// every shard is started exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_start_spread_over_the_first_interval() {
+    const SHARDS: usize = 200;
+    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+        shard_limit: 400,
+        ..support::ferrokinesis_options()
+    });
+    let stream = unique_name("wide-start");
+    emu.create_stream(&stream, SHARDS as i32).await;
+    let proxy = support::throttle::start(&emu.endpoint);
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .args(["tail", &stream, "--oldest", "-e", "--poll-interval", "3s"]);
+    let out = run_ktail(cmd, RUN);
+    out.assert_success();
+
+    let calls = proxy.iterator_calls();
+    let mut shards: Vec<&str> = calls.iter().map(|(id, _)| id.as_str()).collect();
+    shards.sort();
+    shards.dedup();
+    assert_eq!(shards.len(), SHARDS, "every shard started");
+    assert_eq!(calls.len(), SHARDS, "no shard started twice: {calls:?}");
+    assert!(calls.iter().all(|(_, c)| !c.throttled));
+    // Structure, not speed: a slow machine only stretches the spread. All at once (the old
+    // start, jittered over 50 ms) put 58 of them in one 100 ms window even with a debug build
+    // whose own CPU spread them over a second; 10 ms apart, a window holds about 10.
+    let first = calls[0].1.at;
+    let mut per_window = std::collections::BTreeMap::<u128, usize>::new();
+    for (_, call) in &calls {
+        *per_window
+            .entry((call.at - first).as_millis() / 100)
+            .or_default() += 1;
+    }
+    let most = per_window.values().copied().max().unwrap_or(0);
+    assert!(
+        most <= SHARDS / 8,
+        "{most} of {SHARDS} GetShardIterator calls in one 100 ms window: {per_window:?}"
+    );
+    let spread = calls[SHARDS - 1].1.at - first;
+    eprintln!("GetShardIterator calls per 100 ms: {per_window:?}, over {spread:?}");
+    assert!(
+        spread >= Duration::from_millis(1500),
+        "starts spread over {spread:?} only"
+    );
 }

@@ -14,6 +14,7 @@ pub mod efo;
 mod errors;
 pub mod reader;
 pub mod shards;
+mod stagger;
 pub mod streams;
 
 use std::io;
@@ -217,6 +218,8 @@ async fn follow<S: Sink>(
             config.stream
         )
     })?;
+    // Sized on the first shards: later ones come a few at a time, as parents drain.
+    let stagger = Arc::new(stagger::Stagger::new(first.len(), config.poll_interval));
 
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let matcher = config.matcher.clone();
@@ -255,6 +258,15 @@ async fn follow<S: Sink>(
             tracing::debug!(%shard, ?start, closed, "starting reader");
             let (client, config, id) = (client.clone(), reader_config.clone(), shard.clone());
             let (tx, stop) = (tx.clone(), stop.clone());
+            // Whether the reader's turn to start came before the stop.
+            let (stagger, stopped) = (stagger.clone(), stop.clone());
+            let turn = async move {
+                tokio::select! {
+                    biased;
+                    _ = stopped.cancelled() => false,
+                    _ = stagger.turn() => true,
+                }
+            };
             match &consumer_arn {
                 Some(arn) => {
                     let listed = listed_closed.clone();
@@ -269,11 +281,21 @@ async fn follow<S: Sink>(
                         tx,
                         stop,
                     );
-                    readers.spawn(async move { (shard, task.await) });
+                    readers.spawn(async move {
+                        if !turn.await {
+                            return (shard, Ok(End::Cancelled));
+                        }
+                        (shard, task.await)
+                    });
                 }
                 None => {
                     let task = reader::read_shard(client, config, id, start, closed, tx, stop);
-                    readers.spawn(async move { (shard, task.await) });
+                    readers.spawn(async move {
+                        if !turn.await {
+                            return (shard, Ok(End::Cancelled));
+                        }
+                        (shard, task.await)
+                    });
                 }
             }
         }

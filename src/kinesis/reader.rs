@@ -173,12 +173,7 @@ pub async fn read_shard(
         transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
     let mut decoder = ShardDecoder::new(reader.config.decode);
-    // Jitter the first call a little so shards do not all hit the service in the same instant,
-    // without delaying startup noticeably.
-    let jitter = rand::rng().random_range(0..50);
-    if sleep_or_cancel(Duration::from_millis(jitter), &cancel).await {
-        return Ok(End::Cancelled);
-    }
+    // The fan-in spreads the readers' starts (`stagger`): no jitter here.
     let Some(mut iterator) = reader.iterator(&cancel).await? else {
         return Ok(End::Cancelled);
     };
