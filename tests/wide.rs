@@ -1,13 +1,14 @@
 //! Wide streams (issue 14 item 2): hundreds of shards. A throttled first ListShards is waited
-//! out, and readers start spread over the first poll interval instead of in one burst.
+//! out, readers start spread over the first poll interval instead of in one burst, and a reshard
+//! of hundreds of shards while following loses no record and keeps per-key order.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ktail_testkit::{self as support, run_ktail, unique_name};
+use ktail_testkit::{self as support, Running, run_ktail, unique_name};
 
-use crate::tail::lines;
+use crate::tail::{assert_complete_and_ordered, lines};
 
 const RUN: Duration = Duration::from_secs(60);
 
@@ -96,4 +97,69 @@ async fn readers_start_spread_over_the_first_interval() {
         spread >= Duration::from_millis(1500),
         "starts spread over {spread:?} only"
     );
+}
+
+/// UpdateShardCount doubles a 100-shard stream (kinesis-mock splits every shard; each child names
+/// its parent) while ktail follows it and a producer writes to 400 keys spread over all shards:
+/// every record is printed once, in order per key.
+#[tokio::test(flavor = "multi_thread")]
+async fn resharding_a_wide_stream_loses_nothing_and_keeps_key_order() {
+    const KEYS: usize = 400;
+    let emu = support::kinesis_mock();
+    let name = unique_name("wide-reshard");
+    emu.create_stream(&name, 100).await;
+    let client = emu.kinesis().await;
+    let mut cmd = emu.ktail();
+    cmd.args(["tail", &name, "--oldest"]);
+    let tail = Running::spawn(cmd);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (client, name, stop) = (client.clone(), name.clone(), stop.clone());
+        tokio::spawn(async move {
+            // One record per key per round: a round is one PutRecords of 400 entries, and the
+            // next starts once it is in, so each key's records are in order.
+            let mut rounds = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                let round: Vec<(String, Vec<u8>)> = (0..KEYS)
+                    .map(|k| (format!("k{k}"), format!("k{k}:{rounds}").into_bytes()))
+                    .collect();
+                support::put_keyed(&client, &name, &round).await;
+                rounds += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            vec![rounds; KEYS]
+        })
+    };
+
+    let pause = Duration::from_secs(3);
+    tokio::time::sleep(pause).await;
+    client
+        .update_shard_count()
+        .stream_name(&name)
+        .target_shard_count(200)
+        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    emu.wait_active(&client, &name).await;
+    tokio::time::sleep(pause).await;
+
+    stop.store(true, Ordering::SeqCst);
+    let written = producer.await.unwrap();
+    let total: usize = written.iter().sum();
+    let (tail, got) = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        let got = tail.read_lines(total, Duration::from_secs(90));
+        (tail, got)
+    })
+    .await
+    .unwrap();
+    assert_eq!(got.len(), total, "printed {} of {total}", got.len());
+    // Anything printed twice would come now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tail.interrupt();
+    let out = tail.wait(RUN);
+    assert!(out.stdout_lines().starts_with(&got));
+    assert_complete_and_ordered(&out.stdout_lines(), &written);
 }
