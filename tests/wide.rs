@@ -99,6 +99,73 @@ async fn readers_start_spread_over_the_first_interval() {
     );
 }
 
+/// A service slower than ktail asks (every GetRecords answered after a second, 200 shards polled
+/// every second): calls wait in ktail, at most 64 in flight (each holds a connection), not one per
+/// shard, which on 1,000 shards meant over 1,000 open sockets.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_in_flight_are_bounded_when_the_service_is_slow() {
+    use std::sync::atomic::AtomicUsize;
+    use support::fault_proxy::Intercept;
+
+    /// Delays every GetRecords by a second; counts the data-plane calls in flight.
+    #[derive(Default)]
+    struct Slow {
+        now: AtomicUsize,
+        most: AtomicUsize,
+        iterators: AtomicUsize,
+    }
+    fn data_plane(operation: &str) -> bool {
+        matches!(operation, "GetRecords" | "GetShardIterator")
+    }
+    impl Intercept for Slow {
+        fn request(&self, operation: &str, _body: &[u8]) -> Option<(u16, String)> {
+            if !data_plane(operation) {
+                return None;
+            }
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            if operation == "GetShardIterator" {
+                self.iterators.fetch_add(1, Ordering::SeqCst);
+            } else {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            None
+        }
+        fn wants_response(&self, operation: &str) -> bool {
+            data_plane(operation)
+        }
+        fn response(&self, _operation: &str, _request: &[u8], _status: u16, _body: &[u8]) {
+            self.now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    const SHARDS: usize = 200;
+    let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+        shard_limit: 400,
+        ..support::ferrokinesis_options()
+    });
+    let stream = unique_name("wide-slow");
+    emu.create_stream(&stream, SHARDS as i32).await;
+    let slow = Arc::new(Slow::default());
+    let endpoint = support::fault_proxy::start_with(&emu.endpoint, slow.clone());
+    let mut cmd = emu.ktail();
+    cmd.env("AWS_ENDPOINT_URL", &endpoint).args(["tail", &stream]);
+    let tail = Running::spawn(cmd);
+    // Until every shard has started, and a few seconds of polls more.
+    let deadline = std::time::Instant::now() + RUN;
+    while slow.iterators.load(Ordering::SeqCst) < SHARDS {
+        assert!(std::time::Instant::now() < deadline, "not every shard started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tail.interrupt();
+    tail.wait(RUN).assert_code(130);
+    let most = slow.most.load(Ordering::SeqCst);
+    // Unbounded, all 200 were in flight at once.
+    assert!(most <= 64, "{most} calls in flight at once");
+    assert!(most >= 32, "the service was not slow enough to test the bound: {most}");
+}
+
 /// UpdateShardCount doubles a 100-shard stream (kinesis-mock splits every shard; each child names
 /// its parent) while ktail follows it and a producer writes to 400 keys spread over all shards:
 /// every record is printed once, in order per key.

@@ -232,6 +232,7 @@ async fn follow<S: Sink>(
     let reader_config = Arc::new(ReaderConfig {
         stream: config.stream.clone(),
         get_records: reader::get_records_client(client),
+        in_flight: tokio::sync::Semaphore::new(reader::IN_FLIGHT),
         poll_interval: config.poll_interval,
         read_rate: config.read_rate,
         follow: config.follow,

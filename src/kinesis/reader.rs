@@ -26,7 +26,7 @@ use aws_sdk_kinesis::types::ShardIteratorType;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::caught_up::{self, Page};
@@ -59,6 +59,14 @@ const THROTTLED: Backoff =
     Backoff::exponential(Duration::from_secs(1), Duration::from_secs(5)).with_jitter();
 /// Consecutive transient failures (about two minutes of backoff) after which the run fails.
 const MAX_TRANSIENT: u32 = 30;
+
+/// GetShardIterator and GetRecords calls in flight at once, all the shards of one tail together.
+/// Each call holds a connection: unbounded, a 1,000-shard tail of a service that answered slower
+/// than ktail asked (kinesis-mock; AWS on a bad day) held over 1,400 sockets open, past the
+/// 1,024 descriptors many systems allow a process, with their buffers. Following needs about
+/// shards / interval × latency (1,000 shards at 1 s and ~20 ms a call on AWS: 20), so this slows
+/// no poll while the service keeps up; while it does not, calls wait here instead of in sockets.
+pub const IN_FLIGHT: usize = 64;
 
 /// GetRecords calls per second per shard, at most: the pace of a reader (`--max-read-rate`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,6 +126,8 @@ pub struct ReaderConfig {
     pub stream: StreamRef,
     /// GetRecords' client, from [`get_records_client`].
     pub get_records: Client,
+    /// The bound on calls in flight ([`IN_FLIGHT`] permits), shared by the tail's readers.
+    pub in_flight: Semaphore,
     /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
     /// How often a shard is polled at most, behind or not.
@@ -201,7 +211,7 @@ pub async fn read_shard(
         let response = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(End::Cancelled),
-            response = call => response,
+            response = bounded(&reader.config.in_flight, call) => response,
         };
         let ended = Instant::now();
         next_call = Some(ended + gap);
@@ -378,7 +388,7 @@ impl Reader {
             let response = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Ok(None),
-                response = request.send() => response,
+                response = bounded(&self.config.in_flight, request.send()) => response,
             };
             match response {
                 Ok(output) => match output.shard_iterator {
@@ -537,6 +547,13 @@ fn user_records(
 fn next_limit(bytes: usize, records: usize, call_bytes: usize) -> i32 {
     let average = (bytes / records.max(1)).max(1);
     (call_bytes / average).clamp(1, MAX_LIMIT as usize) as i32
+}
+
+/// Makes a call once fewer than [`IN_FLIGHT`] are in flight.
+async fn bounded<T>(in_flight: &Semaphore, call: impl Future<Output = T>) -> T {
+    // The semaphore is never closed: an error only means no permit, which never happens.
+    let _permit = in_flight.acquire().await;
+    call.await
 }
 
 /// Sleeps; true when cancelled first.
