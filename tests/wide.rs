@@ -1,6 +1,7 @@
 //! Wide streams (issue 14 item 2): hundreds of shards. A throttled first ListShards is waited
-//! out, readers start spread over the first poll interval instead of in one burst, and a reshard
-//! of hundreds of shards while following loses no record and keeps per-key order.
+//! out, readers' first reads are spread over the first poll interval instead of one burst, calls
+//! in flight are bounded, and a reshard of hundreds of shards while following loses no record
+//! and keeps per-key order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,12 +50,13 @@ async fn a_throttled_first_listing_is_waited_out() {
     assert_eq!(got, want);
 }
 
-/// 200 shards: the readers' GetShardIterator calls (counted by the realism layer's proxy, which
-/// also refuses a sixth per shard within a second, as AWS does) are spread over the first
-/// interval (3 s here: starts 10 ms apart at most, so 2 s) instead of coming in one burst, and
-/// every shard is started exactly once.
+/// 200 shards: every reader takes its iterator at once (exactly one GetShardIterator per shard,
+/// so LATEST is the moment the tail started), and the first GetRecords of the shards (counted by
+/// the realism layer's proxy, which also refuses a sixth call per shard within a second, as AWS
+/// does) are spread over the first interval (3 s here: 10 ms apart at most, so 2 s) instead of
+/// coming in one burst.
 #[tokio::test(flavor = "multi_thread")]
-async fn readers_start_spread_over_the_first_interval() {
+async fn first_reads_spread_over_the_first_interval() {
     const SHARDS: usize = 200;
     let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
         shard_limit: 400,
@@ -64,38 +66,58 @@ async fn readers_start_spread_over_the_first_interval() {
     emu.create_stream(&stream, SHARDS as i32).await;
     let proxy = support::throttle::start(&emu.endpoint);
     let mut cmd = emu.ktail();
-    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .args(["tail", &stream, "--oldest", "-e", "--poll-interval", "3s"]);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint).args([
+        "tail",
+        &stream,
+        "--oldest",
+        "-e",
+        "--poll-interval",
+        "3s",
+    ]);
     let out = run_ktail(cmd, RUN);
     out.assert_success();
 
-    let calls = proxy.iterator_calls();
-    let mut shards: Vec<&str> = calls.iter().map(|(id, _)| id.as_str()).collect();
+    let iterators = proxy.iterator_calls();
+    let mut shards: Vec<&str> = iterators.iter().map(|(id, _)| id.as_str()).collect();
     shards.sort();
     shards.dedup();
     assert_eq!(shards.len(), SHARDS, "every shard started");
-    assert_eq!(calls.len(), SHARDS, "no shard started twice: {calls:?}");
-    assert!(calls.iter().all(|(_, c)| !c.throttled));
+    assert_eq!(
+        iterators.len(),
+        SHARDS,
+        "no shard started twice: {iterators:?}"
+    );
+    assert!(iterators.iter().all(|(_, c)| !c.throttled));
+
+    let calls = proxy.calls();
+    assert_eq!(
+        calls.len(),
+        SHARDS,
+        "GetRecords on every shard: {:?}",
+        calls.keys()
+    );
+    let mut firsts: Vec<Duration> = calls.values().map(|calls| calls[0].at).collect();
+    firsts.sort();
     // Structure, not speed: a slow machine only stretches the spread. All at once (the old
     // start, jittered over 50 ms) put 58 of them in one 100 ms window even with a debug build
     // whose own CPU spread them over a second; 10 ms apart, a window holds about 10.
-    let first = calls[0].1.at;
+    let first = firsts[0];
     let mut per_window = std::collections::BTreeMap::<u128, usize>::new();
-    for (_, call) in &calls {
+    for at in &firsts {
         *per_window
-            .entry((call.at - first).as_millis() / 100)
+            .entry((*at - first).as_millis() / 100)
             .or_default() += 1;
     }
     let most = per_window.values().copied().max().unwrap_or(0);
+    let spread = firsts[SHARDS - 1] - first;
+    eprintln!("first GetRecords per 100 ms: {per_window:?}, over {spread:?}");
     assert!(
         most <= SHARDS / 8,
-        "{most} of {SHARDS} GetShardIterator calls in one 100 ms window: {per_window:?}"
+        "{most} of {SHARDS} first GetRecords in one 100 ms window: {per_window:?}"
     );
-    let spread = calls[SHARDS - 1].1.at - first;
-    eprintln!("GetShardIterator calls per 100 ms: {per_window:?}, over {spread:?}");
     assert!(
         spread >= Duration::from_millis(1500),
-        "starts spread over {spread:?} only"
+        "first reads spread over {spread:?} only"
     );
 }
 
@@ -149,12 +171,16 @@ async fn calls_in_flight_are_bounded_when_the_service_is_slow() {
     let slow = Arc::new(Slow::default());
     let endpoint = support::fault_proxy::start_with(&emu.endpoint, slow.clone());
     let mut cmd = emu.ktail();
-    cmd.env("AWS_ENDPOINT_URL", &endpoint).args(["tail", &stream]);
+    cmd.env("AWS_ENDPOINT_URL", &endpoint)
+        .args(["tail", &stream]);
     let tail = Running::spawn(cmd);
     // Until every shard has started, and a few seconds of polls more.
     let deadline = std::time::Instant::now() + RUN;
     while slow.iterators.load(Ordering::SeqCst) < SHARDS {
-        assert!(std::time::Instant::now() < deadline, "not every shard started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every shard started"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -163,7 +189,10 @@ async fn calls_in_flight_are_bounded_when_the_service_is_slow() {
     let most = slow.most.load(Ordering::SeqCst);
     // Unbounded, all 200 were in flight at once.
     assert!(most <= 64, "{most} calls in flight at once");
-    assert!(most >= 32, "the service was not slow enough to test the bound: {most}");
+    assert!(
+        most >= 32,
+        "the service was not slow enough to test the bound: {most}"
+    );
 }
 
 /// UpdateShardCount doubles a 100-shard stream (kinesis-mock splits every shard; each child names

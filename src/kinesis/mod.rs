@@ -218,8 +218,6 @@ async fn follow<S: Sink>(
             config.stream
         )
     })?;
-    // Sized on the first shards: later ones come a few at a time, as parents drain.
-    let stagger = Arc::new(stagger::Stagger::new(first.len(), config.poll_interval));
 
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let matcher = config.matcher.clone();
@@ -233,6 +231,8 @@ async fn follow<S: Sink>(
         stream: config.stream.clone(),
         get_records: reader::get_records_client(client),
         in_flight: tokio::sync::Semaphore::new(reader::IN_FLIGHT),
+        // Sized on the first shards: later ones come a few at a time, as parents drain.
+        stagger: stagger::Stagger::new(first.len(), config.poll_interval),
         poll_interval: config.poll_interval,
         read_rate: config.read_rate,
         follow: config.follow,
@@ -259,15 +259,6 @@ async fn follow<S: Sink>(
             tracing::debug!(%shard, ?start, closed, "starting reader");
             let (client, config, id) = (client.clone(), reader_config.clone(), shard.clone());
             let (tx, stop) = (tx.clone(), stop.clone());
-            // Whether the reader's turn to start came before the stop.
-            let (stagger, stopped) = (stagger.clone(), stop.clone());
-            let turn = async move {
-                tokio::select! {
-                    biased;
-                    _ = stopped.cancelled() => false,
-                    _ = stagger.turn() => true,
-                }
-            };
             match &consumer_arn {
                 Some(arn) => {
                     let listed = listed_closed.clone();
@@ -282,21 +273,11 @@ async fn follow<S: Sink>(
                         tx,
                         stop,
                     );
-                    readers.spawn(async move {
-                        if !turn.await {
-                            return (shard, Ok(End::Cancelled));
-                        }
-                        (shard, task.await)
-                    });
+                    readers.spawn(async move { (shard, task.await) });
                 }
                 None => {
                     let task = reader::read_shard(client, config, id, start, closed, tx, stop);
-                    readers.spawn(async move {
-                        if !turn.await {
-                            return (shard, Ok(End::Cancelled));
-                        }
-                        (shard, task.await)
-                    });
+                    readers.spawn(async move { (shard, task.await) });
                 }
             }
         }

@@ -12,6 +12,9 @@
 //! off for GetRecords, so a throttled call is retried by this pacing, after a backoff that starts
 //! at the one second the API reference recommends.
 //!
+//! The readers of one tail share a bound on the calls they have in flight ([`IN_FLIGHT`]), so a
+//! wide stream never holds a connection per shard.
+//!
 //! It survives throttling (backoff with jitter), an expired iterator (resume after the last record
 //! seen) and transient failures (retries), and ends only by returning: a fatal error travels to
 //! the fan-in and ends the run, so a reader never dies silently.
@@ -33,6 +36,7 @@ use super::caught_up::{self, Page};
 use super::decoding::{ShardDecoder, Tallies};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
+use super::stagger::Stagger;
 use super::{Start, StreamRef};
 use crate::printer::Record;
 use crate::retry::{Backoff, Retry};
@@ -128,6 +132,8 @@ pub struct ReaderConfig {
     pub get_records: Client,
     /// The bound on calls in flight ([`IN_FLIGHT`] permits), shared by the tail's readers.
     pub in_flight: Semaphore,
+    /// The turns the readers' first polls take, spread over the first interval.
+    pub(super) stagger: Stagger,
     /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
     /// How often a shard is polled at most, behind or not.
@@ -183,10 +189,14 @@ pub async fn read_shard(
         transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
     let mut decoder = ShardDecoder::new(reader.config.decode);
-    // The fan-in spreads the readers' starts (`stagger`): no jitter here.
     let Some(mut iterator) = reader.iterator(&cancel).await? else {
         return Ok(End::Cancelled);
     };
+    // The iterator is taken at once, so LATEST is the moment the tail started however wide the
+    // stream; the first poll waits its turn (`stagger`).
+    if !reader.config.stagger.turn_or_cancel(&cancel).await {
+        return Ok(End::Cancelled);
+    }
     let gap = reader.config.read_rate.gap();
     let call_bytes = reader.config.read_rate.call_bytes();
     // When the next GetRecords may start: `gap` or more after the end of the last one.

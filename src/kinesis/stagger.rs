@@ -1,12 +1,15 @@
-//! When readers start: spread over the first poll interval instead of all in one instant.
+//! When readers make their first read: spread over the first poll interval instead of all in one
+//! instant.
 //!
-//! A tail of a 1,000-shard stream starts 1,000 readers, each with a GetShardIterator and then a
-//! GetRecords. AWS limits GetShardIterator per shard (five calls per second), so one call for
-//! each of 1,000 shards is within its limits; but 1,000 calls in the same instant are 1,000 open
-//! connections, a spike of memory and CPU, and polls that stay lined up from then on. Following
-//! costs one poll per shard per interval, so spreading the starts over one interval asks no more
-//! calls per second of the service at the start than following does later, and the first reader
-//! still starts at once: the time to the first record does not grow.
+//! A tail of a 1,000-shard stream starts 1,000 readers. Each takes its iterator at once (one
+//! GetShardIterator per shard is within AWS's five per second per shard, the tail's bound on
+//! calls in flight keeps it from opening a connection per shard, and LATEST stays the moment the
+//! tail started), then waits its turn here for its first GetRecords (or, with `--efo`, its first
+//! SubscribeToShard). 1,000 first reads in the same instant would be a spike of memory and CPU
+//! and polls that stay lined up from then on. Following costs one poll per shard per interval, so
+//! spreading the first reads over one interval asks no more calls per second of the service at
+//! the start than following does later, and the first reader still reads at once: the time to
+//! the first record does not grow.
 //!
 //! Readers take turns through one FIFO gate: a few pass, then the gate stays shut for a step.
 //! The pause is counted from the turn, not from a schedule, so a reader delayed by a busy machine
@@ -16,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
+
+use crate::signals::CancellationToken;
 
 /// The shortest pause worth a timer (tokio's timers tick every millisecond and round up).
 const MIN_STEP: Duration = Duration::from_millis(5);
@@ -64,6 +69,15 @@ impl Stagger {
                 tokio::time::sleep(step).await;
                 drop(passed);
             });
+        }
+    }
+
+    /// [`Stagger::turn`], or false when `cancel` fires first.
+    pub async fn turn_or_cancel(&self, cancel: &CancellationToken) -> bool {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => false,
+            _ = self.turn() => true,
         }
     }
 
