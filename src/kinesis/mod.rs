@@ -211,6 +211,8 @@ async fn follow<S: Sink>(
             stop: Stop::Cancelled,
         });
     };
+    // The shards that will be polled together once the first ones are read to their ends.
+    let open = listing.iter().filter(|s| !s.closed).count();
     let mut lineage = Lineage::new(config.selection.clone(), config.start);
     let first = lineage.initial(listing).map_err(|id| {
         anyhow!(
@@ -234,6 +236,7 @@ async fn follow<S: Sink>(
         // Sized on the first shards: later ones come a few at a time, as parents drain.
         stagger: stagger::Stagger::new(first.len(), config.poll_interval),
         poll_interval: config.poll_interval,
+        quiet_stretch: reader::quiet_stretch(open.max(first.len()), config.poll_interval),
         read_rate: config.read_rate,
         follow: config.follow,
         since: match config.start {

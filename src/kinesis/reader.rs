@@ -136,6 +136,8 @@ pub struct ReaderConfig {
     pub(super) stagger: Stagger,
     /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
+    /// How far apart a quiet shard's polls get, in quarter intervals ([`quiet_stretch`]).
+    pub quiet_stretch: u32,
     /// How often a shard is polled at most, behind or not.
     pub read_rate: ReadRate,
     /// Keep polling a caught-up shard (false with `-e`).
@@ -202,7 +204,7 @@ pub async fn read_shard(
     // When the next GetRecords may start: `gap` or more after the end of the last one.
     let mut next_call: Option<Instant> = None;
     let mut caught_up_before = false;
-    let mut quiet = Quiet::default();
+    let mut quiet = Quiet::new(reader.config.quiet_stretch);
     let mut limit = FIRST_LIMIT;
     loop {
         if let Some(at) = next_call
@@ -332,21 +334,48 @@ pub async fn read_shard(
 
 /// Empty polls in a row after which a caught-up shard is polled less often.
 const QUIET_POLLS: u32 = 30;
-/// How far apart a quiet shard's polls get, in poll intervals.
+/// How far apart a quiet shard's polls get, in poll intervals, on a stream of up to
+/// [`QUIET_BUDGET`] × 2 shards (at a 1 s interval).
 const QUIET_STRETCH: u32 = 2;
+/// Polls per second that the quiet shards of one tail make together, at most, on wider streams.
+/// A poll costs 0.37-0.43 ms of CPU, nearly all of it in the SDK: 1,000 quiet shards polled every
+/// 2 s took a fifth of a core, at 250 polls a second 10.7 % (BENCHMARKS.md); 200 stay under 10 %.
+const QUIET_BUDGET: f64 = 200.0;
+/// The most a quiet shard's polls are stretched however wide the stream, in poll intervals.
+const QUIET_STRETCH_MAX: u32 = 10;
+
+/// How far apart the polls of a quiet shard get on a tail of `shards` shards, in quarter poll
+/// intervals: [`QUIET_STRETCH`] intervals, or as many more as keep the quiet shards within
+/// [`QUIET_BUDGET`] polls per second (1,000 shards at 1 s: every 5 s), up to
+/// [`QUIET_STRETCH_MAX`].
+pub fn quiet_stretch(shards: usize, poll_interval: Duration) -> u32 {
+    let seconds = poll_interval.as_secs_f64();
+    let budget = if seconds > 0.0 {
+        (4.0 * shards as f64 / (QUIET_BUDGET * seconds)).ceil()
+    } else {
+        0.0
+    };
+    (budget.min(f64::from(4 * QUIET_STRETCH_MAX)) as u32).max(4 * QUIET_STRETCH)
+}
 
 /// How often a caught-up shard is polled. Following an idle stream costs one GetRecords per shard
 /// per interval, nearly all of it SDK work on answers that hold nothing; so a shard that stayed
 /// empty for [`QUIET_POLLS`] polls in a row is polled a quarter interval later each time, up to
-/// [`QUIET_STRETCH`] intervals apart, and back at the interval with its first record. A shard
-/// with traffic keeps its lag; the first record after a long silence waits at most
-/// `QUIET_STRETCH` intervals.
-#[derive(Debug, Default)]
+/// `stretch` quarters apart ([`quiet_stretch`]: 2 intervals unless the stream is wide), and back
+/// at the interval with its first record. A shard with traffic keeps its lag; the first record
+/// after a long silence waits at most `stretch` quarter intervals.
+#[derive(Debug)]
 struct Quiet {
     empty: u32,
+    /// The longest wait, in quarter intervals.
+    stretch: u32,
 }
 
 impl Quiet {
+    fn new(stretch: u32) -> Quiet {
+        Quiet { empty: 0, stretch }
+    }
+
     /// The wait before the next poll, after a caught-up poll that returned `returned` records.
     fn next_wait(&mut self, returned: usize, poll_interval: Duration) -> Duration {
         self.empty = if returned > 0 {
@@ -355,7 +384,7 @@ impl Quiet {
             self.empty.saturating_add(1)
         };
         let quarters = 4 + self.empty.saturating_sub(QUIET_POLLS);
-        poll_interval * quarters.min(4 * QUIET_STRETCH) / 4
+        poll_interval * quarters.min(self.stretch.max(4)) / 4
     }
 }
 
@@ -585,7 +614,7 @@ mod tests {
     #[test]
     fn a_quiet_shard_is_polled_less_often_until_its_next_record() {
         let second = Duration::from_secs(1);
-        let mut quiet = Quiet::default();
+        let mut quiet = Quiet::new(quiet_stretch(100, second));
         let waits: Vec<Duration> = (0..45).map(|_| quiet.next_wait(0, second)).collect();
         assert!(waits[..QUIET_POLLS as usize].iter().all(|&w| w == second));
         assert_eq!(waits[QUIET_POLLS as usize], Duration::from_millis(1250));
@@ -594,13 +623,35 @@ mod tests {
         // The first record snaps it back, and a record never lets it stretch.
         assert_eq!(quiet.next_wait(1, second), second);
         assert_eq!(quiet.next_wait(0, second), second);
-        let mut busy = Quiet::default();
+        let mut busy = Quiet::new(quiet_stretch(100, second));
         for i in 0..200 {
             assert_eq!(busy.next_wait(i % 29, second), second);
         }
         // A longer interval stretches in proportion.
-        let mut slow = Quiet { empty: 1000 };
+        let mut slow = Quiet {
+            empty: 1000,
+            stretch: quiet_stretch(100, 5 * second),
+        };
         assert_eq!(slow.next_wait(0, 5 * second), 10 * second);
+    }
+
+    #[test]
+    fn wide_streams_stretch_quiet_polls_to_a_budget() {
+        let second = Duration::from_secs(1);
+        // Up to 400 shards: 2 intervals, 200 polls a second or fewer.
+        assert_eq!(quiet_stretch(1, second), 8);
+        assert_eq!(quiet_stretch(400, second), 8);
+        assert_eq!(quiet_stretch(4, Duration::ZERO), 8);
+        // 1,000 shards: every 5 s; at a 200 ms interval, every 25 intervals would be needed,
+        // capped at 10.
+        assert_eq!(quiet_stretch(1000, second), 20);
+        assert_eq!(quiet_stretch(1000, 5 * second), 8);
+        assert_eq!(quiet_stretch(1000, Duration::from_millis(200)), 40);
+        let mut wide = Quiet::new(quiet_stretch(1000, second));
+        let waits: Vec<Duration> = (0..70).map(|_| wide.next_wait(0, second)).collect();
+        assert_eq!(waits[QUIET_POLLS as usize + 15], 5 * second);
+        assert_eq!(waits[69], 5 * second);
+        assert_eq!(wide.next_wait(1, second), second);
     }
 
     #[test]
