@@ -10,8 +10,15 @@
 //! - idle: following a 100-shard stream with no traffic: CPU % and RSS, over the first seconds and
 //!   once the shards have been quiet for 40 s.
 //!
-//! Run: `cargo bench --bench tail` (all), or `cargo bench --bench tail -- drain|lag|idle`.
-//! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations.
+//! - wide (issue 14 item 2): a stream of 100 and of 1,000 shards with one record in each,
+//!   followed from the oldest record: time to the first record and to all of them, then idle CPU
+//!   and RSS while following (the first window after the last record, and once the shards have
+//!   been quiet for 40 s); polling and `--efo`.
+//!
+//! Run: `cargo bench --bench tail` (all), or `cargo bench --bench tail -- drain|lag|idle|wide`.
+//! `KTAIL_BENCH_LAG_SECS` (default 30) and `KTAIL_BENCH_IDLE_SECS` (default 30) set durations;
+//! `KTAIL_BENCH_SHARDS` (default `100,1000`) the wide streams' shard counts and
+//! `KTAIL_BENCH_WIDE_MODES` (default `poll,efo`) how they are read.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -73,6 +80,26 @@ fn main() {
     if want("idle") {
         rt.block_on(idle(env_secs("KTAIL_BENCH_IDLE_SECS", 30)));
     }
+    if want("wide") {
+        let secs = env_secs("KTAIL_BENCH_IDLE_SECS", 30);
+        let shards = env_list("KTAIL_BENCH_SHARDS", "100,1000");
+        let modes = env_list("KTAIL_BENCH_WIDE_MODES", "poll,efo");
+        for mode in &modes {
+            for n in &shards {
+                let n = n.parse().expect("KTAIL_BENCH_SHARDS: shard counts");
+                rt.block_on(wide(n, mode == "efo", secs));
+            }
+        }
+    }
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn env_secs(name: &str, default: u64) -> u64 {
@@ -451,4 +478,109 @@ async fn idle(secs: u64) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A stream of `shards` shards holding one record each, followed with `--oldest` (and `--efo`):
+/// time to the first and to the last record, then idle CPU and RSS while following.
+async fn wide(shards: usize, efo: bool, secs: u64) {
+    let emu = ktail_testkit::ferrokinesis_with(ferrokinesis::store::StoreOptions {
+        shard_limit: (2 * shards).max(200) as u32,
+        ..ktail_testkit::ferrokinesis_options()
+    });
+    let stream = ktail_testkit::unique_name("bench-wide");
+    emu.create_stream(&stream, shards as i32).await;
+    let client = emu.kinesis().await;
+    // One record at the start of each shard's hash range.
+    let mut entries = Vec::with_capacity(shards);
+    let mut next_token: Option<String> = None;
+    loop {
+        let request = match next_token.take() {
+            Some(token) => client.list_shards().next_token(token),
+            None => client.list_shards().stream_name(&stream),
+        };
+        let page = request.max_results(1000).send().await.expect("list_shards");
+        for shard in page.shards() {
+            let start = shard
+                .hash_key_range()
+                .expect("hash range")
+                .starting_hash_key();
+            let n = entries.len();
+            entries.push(
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("k{n}"))
+                    .explicit_hash_key(start)
+                    .data(Blob::new(format!("record {n}").into_bytes()))
+                    .build()
+                    .expect("entry"),
+            );
+        }
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            _ => break,
+        }
+    }
+    assert_eq!(entries.len(), shards, "listed shards");
+    put_entries(&client, &stream, entries).await;
+
+    let label = if efo { "--efo" } else { "polling" };
+    let mut cmd = tail_command(&emu);
+    cmd.args(["tail", &stream, "--oldest"]);
+    if efo {
+        cmd.arg("--efo");
+    }
+    let started = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn ktail");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line.is_err() || tx.send(Instant::now()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Duration::from_secs(180);
+    let first = rx.recv_timeout(deadline).expect("no record within 180 s");
+    let mut last = first;
+    for _ in 1..shards {
+        last = rx
+            .recv_timeout(deadline.saturating_sub(started.elapsed()))
+            .expect("not every record within 180 s");
+    }
+    let hwm_start = proc_status_kb(pid, "VmHWM:");
+    println!(
+        "wide {label}: {shards} shards: first record {:.2} s, all {shards} {:.2} s after launch; peak RSS so far {:.1} MB",
+        (first - started).as_secs_f64(),
+        (last - started).as_secs_f64(),
+        hwm_start as f64 / 1024.0,
+    );
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    // The first window starts 2 s after the last record; the second once the shards have been
+    // empty for 40 s (polled less often then: `Quiet` in src/kinesis/reader.rs).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (window, settle) in [("first", 0), ("quiet", 40u64.saturating_sub(2 + secs))] {
+        tokio::time::sleep(Duration::from_secs(settle)).await;
+        let before = proc_ticks(pid);
+        let window_start = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let cpu = (proc_ticks(pid) - before) as f64 / ticks_per_sec;
+        let wall = window_start.elapsed().as_secs_f64();
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "ktail exited while idle"
+        );
+        println!(
+            "wide {label}: {shards} shards idle ({window} {wall:.0} s): CPU {:.2} % of one core ({cpu:.2} s), RSS {:.1} MB (peak {:.1} MB)",
+            cpu / wall * 100.0,
+            proc_status_kb(pid, "VmRSS:") as f64 / 1024.0,
+            proc_status_kb(pid, "VmHWM:") as f64 / 1024.0,
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        rx.try_recv().is_err(),
+        "ktail printed more than {shards} records"
+    );
 }

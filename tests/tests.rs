@@ -18,3 +18,4 @@ mod realism;
 mod tail;
 mod testkit;
 mod ux;
+mod wide;

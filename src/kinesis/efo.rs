@@ -79,6 +79,10 @@ pub async fn read_shard(
     // first may have been sent before the last records).
     let mut closed = closed;
     let mut empty_since_closed = 0u32;
+    // The first subscription waits its turn (`stagger`), as a polling reader's first read does.
+    if !config.stagger.turn_or_cancel(&cancel).await {
+        return Ok(End::Cancelled);
+    }
     loop {
         if let Some(at) = last_subscribe
             && sleep_or_cancel(SUBSCRIBE_GAP.saturating_sub(at.elapsed()), &cancel).await

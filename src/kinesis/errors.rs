@@ -143,20 +143,27 @@ pub fn get_shard_iterator(
 }
 
 /// ListShards runs once at the start (fatal errors end the run before any read) and again while
-/// tailing, where a failure only delays discovering new shards.
-pub fn list_shards(
-    err: SdkError<ListShardsError, HttpResponse>,
-    stream: &StreamRef,
-) -> anyhow::Error {
+/// tailing, where a failure only delays discovering new shards. LimitExceededException is the
+/// stream's ListShards limit (1,000 calls per second per stream, shared with every other reader of
+/// it, KCL applications included: API_ListShards in the Kinesis API Reference), so it is
+/// throttling; ExpiredNextTokenException means a page token outlived its 300 seconds.
+pub fn list_shards(err: SdkError<ListShardsError, HttpResponse>, stream: &StreamRef) -> Failure {
     if let Some(service) = err.as_service_error() {
+        if service.is_limit_exceeded_exception() {
+            return Failure::Throttled;
+        }
+        if service.is_expired_next_token_exception() {
+            return Failure::Expired;
+        }
         if service.is_resource_not_found_exception() {
-            return not_found(stream);
+            return Failure::Fatal(not_found(stream));
         }
         if service.is_access_denied_exception() || service.code() == Some(DENIED) {
-            return denied("kinesis:ListShards", stream);
+            return Failure::Fatal(denied("kinesis:ListShards", stream));
         }
     }
-    errors::cause(err)
+    // The SDK already retried what time may cure (its retries are on for ListShards).
+    Failure::Fatal(errors::cause(err))
 }
 
 /// Everything the operation's own checks left: unmodelled codes, 5xx, transport.

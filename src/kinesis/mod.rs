@@ -14,6 +14,7 @@ pub mod efo;
 mod errors;
 pub mod reader;
 pub mod shards;
+mod stagger;
 pub mod streams;
 
 use std::io;
@@ -204,7 +205,14 @@ async fn follow<S: Sink>(
     consumer_arn: Option<Arc<str>>,
 ) -> Result<TailSummary> {
     let started = Utc::now();
-    let listing = shards::list_shards(client, &config.stream).await?;
+    let Some(listing) = shards::first_listing(client, &config.stream, &cancel).await? else {
+        return Ok(TailSummary {
+            records: 0,
+            stop: Stop::Cancelled,
+        });
+    };
+    // The shards that will be polled together once the first ones are read to their ends.
+    let open = listing.iter().filter(|s| !s.closed).count();
     let mut lineage = Lineage::new(config.selection.clone(), config.start);
     let first = lineage.initial(listing).map_err(|id| {
         anyhow!(
@@ -224,7 +232,11 @@ async fn follow<S: Sink>(
     let reader_config = Arc::new(ReaderConfig {
         stream: config.stream.clone(),
         get_records: reader::get_records_client(client),
+        in_flight: tokio::sync::Semaphore::new(reader::IN_FLIGHT),
+        // Sized on the first shards: later ones come a few at a time, as parents drain.
+        stagger: stagger::Stagger::new(first.len(), config.poll_interval),
         poll_interval: config.poll_interval,
+        quiet_stretch: reader::quiet_stretch(open.max(first.len()), config.poll_interval),
         read_rate: config.read_rate,
         follow: config.follow,
         since: match config.start {
@@ -334,8 +346,12 @@ async fn follow<S: Sink>(
                         spawn(&mut readers, ready);
                     }
                     // A deleted stream or lost permission also shows in the readers, with a
-                    // clear message; anything else only delays finding new shards.
-                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "listing shards failed"),
+                    // clear message; anything else (throttling too) only delays finding new
+                    // shards until the next listing.
+                    Err(failure) => {
+                        let err = shards::listing_failed(failure, &config.stream);
+                        tracing::debug!(error = %format!("{err:#}"), "listing shards failed");
+                    }
                 }
                 let soon = lineage.missing_children();
                 quick_listings = if soon { quick_listings + 1 } else { 0 };

@@ -12,6 +12,9 @@
 //! off for GetRecords, so a throttled call is retried by this pacing, after a backoff that starts
 //! at the one second the API reference recommends.
 //!
+//! The readers of one tail share a bound on the calls they have in flight ([`IN_FLIGHT`]), so a
+//! wide stream never holds a connection per shard.
+//!
 //! It survives throttling (backoff with jitter), an expired iterator (resume after the last record
 //! seen) and transient failures (retries), and ends only by returning: a fatal error travels to
 //! the fan-in and ends the run, so a reader never dies silently.
@@ -26,13 +29,14 @@ use aws_sdk_kinesis::types::ShardIteratorType;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::caught_up::{self, Page};
 use super::decoding::{ShardDecoder, Tallies};
 use super::errors::{self, Failure};
 use super::shards::ShardInfo;
+use super::stagger::Stagger;
 use super::{Start, StreamRef};
 use crate::printer::Record;
 use crate::retry::{Backoff, Retry};
@@ -59,6 +63,14 @@ const THROTTLED: Backoff =
     Backoff::exponential(Duration::from_secs(1), Duration::from_secs(5)).with_jitter();
 /// Consecutive transient failures (about two minutes of backoff) after which the run fails.
 const MAX_TRANSIENT: u32 = 30;
+
+/// GetShardIterator and GetRecords calls in flight at once, all the shards of one tail together.
+/// Each call holds a connection: unbounded, a 1,000-shard tail of a service that answered slower
+/// than ktail asked (kinesis-mock; AWS on a bad day) held over 1,400 sockets open, past the
+/// 1,024 descriptors many systems allow a process, with their buffers. Following needs about
+/// shards / interval × latency (1,000 shards at 1 s and ~20 ms a call on AWS: 20), so this slows
+/// no poll while the service keeps up; while it does not, calls wait here instead of in sockets.
+pub const IN_FLIGHT: usize = 64;
 
 /// GetRecords calls per second per shard, at most: the pace of a reader (`--max-read-rate`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,8 +130,14 @@ pub struct ReaderConfig {
     pub stream: StreamRef,
     /// GetRecords' client, from [`get_records_client`].
     pub get_records: Client,
+    /// The bound on calls in flight ([`IN_FLIGHT`] permits), shared by the tail's readers.
+    pub in_flight: Semaphore,
+    /// The turns the readers' first polls take, spread over the first interval.
+    pub(super) stagger: Stagger,
     /// How often a caught-up shard is polled (never more often than `read_rate` allows).
     pub poll_interval: Duration,
+    /// How far apart a quiet shard's polls get, in quarter intervals ([`quiet_stretch`]).
+    pub quiet_stretch: u32,
     /// How often a shard is polled at most, behind or not.
     pub read_rate: ReadRate,
     /// Keep polling a caught-up shard (false with `-e`).
@@ -173,21 +191,20 @@ pub async fn read_shard(
         transient: Retry::new(BACKOFF.max_attempts(MAX_TRANSIENT + 1)),
     };
     let mut decoder = ShardDecoder::new(reader.config.decode);
-    // Jitter the first call a little so shards do not all hit the service in the same instant,
-    // without delaying startup noticeably.
-    let jitter = rand::rng().random_range(0..50);
-    if sleep_or_cancel(Duration::from_millis(jitter), &cancel).await {
-        return Ok(End::Cancelled);
-    }
     let Some(mut iterator) = reader.iterator(&cancel).await? else {
         return Ok(End::Cancelled);
     };
+    // The iterator is taken at once, so LATEST is the moment the tail started however wide the
+    // stream; the first poll waits its turn (`stagger`).
+    if !reader.config.stagger.turn_or_cancel(&cancel).await {
+        return Ok(End::Cancelled);
+    }
     let gap = reader.config.read_rate.gap();
     let call_bytes = reader.config.read_rate.call_bytes();
     // When the next GetRecords may start: `gap` or more after the end of the last one.
     let mut next_call: Option<Instant> = None;
     let mut caught_up_before = false;
-    let mut quiet = Quiet::default();
+    let mut quiet = Quiet::new(reader.config.quiet_stretch);
     let mut limit = FIRST_LIMIT;
     loop {
         if let Some(at) = next_call
@@ -206,7 +223,7 @@ pub async fn read_shard(
         let response = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(End::Cancelled),
-            response = call => response,
+            response = bounded(&reader.config.in_flight, call) => response,
         };
         let ended = Instant::now();
         next_call = Some(ended + gap);
@@ -317,21 +334,48 @@ pub async fn read_shard(
 
 /// Empty polls in a row after which a caught-up shard is polled less often.
 const QUIET_POLLS: u32 = 30;
-/// How far apart a quiet shard's polls get, in poll intervals.
+/// How far apart a quiet shard's polls get, in poll intervals, on a stream of up to
+/// [`QUIET_BUDGET`] × 2 shards (at a 1 s interval).
 const QUIET_STRETCH: u32 = 2;
+/// Polls per second that the quiet shards of one tail make together, at most, on wider streams.
+/// A poll costs 0.37-0.43 ms of CPU, nearly all of it in the SDK: 1,000 quiet shards polled every
+/// 2 s took a fifth of a core, at 250 polls a second 10.7 % (BENCHMARKS.md); 200 stay under 10 %.
+const QUIET_BUDGET: f64 = 200.0;
+/// The most a quiet shard's polls are stretched however wide the stream, in poll intervals.
+const QUIET_STRETCH_MAX: u32 = 10;
+
+/// How far apart the polls of a quiet shard get on a tail of `shards` shards, in quarter poll
+/// intervals: [`QUIET_STRETCH`] intervals, or as many more as keep the quiet shards within
+/// [`QUIET_BUDGET`] polls per second (1,000 shards at 1 s: every 5 s), up to
+/// [`QUIET_STRETCH_MAX`].
+pub fn quiet_stretch(shards: usize, poll_interval: Duration) -> u32 {
+    let seconds = poll_interval.as_secs_f64();
+    let budget = if seconds > 0.0 {
+        (4.0 * shards as f64 / (QUIET_BUDGET * seconds)).ceil()
+    } else {
+        0.0
+    };
+    (budget.min(f64::from(4 * QUIET_STRETCH_MAX)) as u32).max(4 * QUIET_STRETCH)
+}
 
 /// How often a caught-up shard is polled. Following an idle stream costs one GetRecords per shard
 /// per interval, nearly all of it SDK work on answers that hold nothing; so a shard that stayed
 /// empty for [`QUIET_POLLS`] polls in a row is polled a quarter interval later each time, up to
-/// [`QUIET_STRETCH`] intervals apart, and back at the interval with its first record. A shard
-/// with traffic keeps its lag; the first record after a long silence waits at most
-/// `QUIET_STRETCH` intervals.
-#[derive(Debug, Default)]
+/// `stretch` quarters apart ([`quiet_stretch`]: 2 intervals unless the stream is wide), and back
+/// at the interval with its first record. A shard with traffic keeps its lag; the first record
+/// after a long silence waits at most `stretch` quarter intervals.
+#[derive(Debug)]
 struct Quiet {
     empty: u32,
+    /// The longest wait, in quarter intervals.
+    stretch: u32,
 }
 
 impl Quiet {
+    fn new(stretch: u32) -> Quiet {
+        Quiet { empty: 0, stretch }
+    }
+
     /// The wait before the next poll, after a caught-up poll that returned `returned` records.
     fn next_wait(&mut self, returned: usize, poll_interval: Duration) -> Duration {
         self.empty = if returned > 0 {
@@ -340,7 +384,7 @@ impl Quiet {
             self.empty.saturating_add(1)
         };
         let quarters = 4 + self.empty.saturating_sub(QUIET_POLLS);
-        poll_interval * quarters.min(4 * QUIET_STRETCH) / 4
+        poll_interval * quarters.min(self.stretch.max(4)) / 4
     }
 }
 
@@ -383,7 +427,7 @@ impl Reader {
             let response = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Ok(None),
-                response = request.send() => response,
+                response = bounded(&self.config.in_flight, request.send()) => response,
             };
             match response {
                 Ok(output) => match output.shard_iterator {
@@ -544,6 +588,13 @@ fn next_limit(bytes: usize, records: usize, call_bytes: usize) -> i32 {
     (call_bytes / average).clamp(1, MAX_LIMIT as usize) as i32
 }
 
+/// Makes a call once fewer than [`IN_FLIGHT`] are in flight.
+async fn bounded<T>(in_flight: &Semaphore, call: impl Future<Output = T>) -> T {
+    // The semaphore is never closed: an error only means no permit, which never happens.
+    let _permit = in_flight.acquire().await;
+    call.await
+}
+
 /// Sleeps; true when cancelled first.
 pub(super) async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool {
     if duration.is_zero() {
@@ -563,7 +614,7 @@ mod tests {
     #[test]
     fn a_quiet_shard_is_polled_less_often_until_its_next_record() {
         let second = Duration::from_secs(1);
-        let mut quiet = Quiet::default();
+        let mut quiet = Quiet::new(quiet_stretch(100, second));
         let waits: Vec<Duration> = (0..45).map(|_| quiet.next_wait(0, second)).collect();
         assert!(waits[..QUIET_POLLS as usize].iter().all(|&w| w == second));
         assert_eq!(waits[QUIET_POLLS as usize], Duration::from_millis(1250));
@@ -572,13 +623,35 @@ mod tests {
         // The first record snaps it back, and a record never lets it stretch.
         assert_eq!(quiet.next_wait(1, second), second);
         assert_eq!(quiet.next_wait(0, second), second);
-        let mut busy = Quiet::default();
+        let mut busy = Quiet::new(quiet_stretch(100, second));
         for i in 0..200 {
             assert_eq!(busy.next_wait(i % 29, second), second);
         }
         // A longer interval stretches in proportion.
-        let mut slow = Quiet { empty: 1000 };
+        let mut slow = Quiet {
+            empty: 1000,
+            stretch: quiet_stretch(100, 5 * second),
+        };
         assert_eq!(slow.next_wait(0, 5 * second), 10 * second);
+    }
+
+    #[test]
+    fn wide_streams_stretch_quiet_polls_to_a_budget() {
+        let second = Duration::from_secs(1);
+        // Up to 400 shards: 2 intervals, 200 polls a second or fewer.
+        assert_eq!(quiet_stretch(1, second), 8);
+        assert_eq!(quiet_stretch(400, second), 8);
+        assert_eq!(quiet_stretch(4, Duration::ZERO), 8);
+        // 1,000 shards: every 5 s; at a 200 ms interval, every 25 intervals would be needed,
+        // capped at 10.
+        assert_eq!(quiet_stretch(1000, second), 20);
+        assert_eq!(quiet_stretch(1000, 5 * second), 8);
+        assert_eq!(quiet_stretch(1000, Duration::from_millis(200)), 40);
+        let mut wide = Quiet::new(quiet_stretch(1000, second));
+        let waits: Vec<Duration> = (0..70).map(|_| wide.next_wait(0, second)).collect();
+        assert_eq!(waits[QUIET_POLLS as usize + 15], 5 * second);
+        assert_eq!(waits[69], 5 * second);
+        assert_eq!(wide.next_wait(1, second), second);
     }
 
     #[test]

@@ -7,12 +7,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use anyhow::{Context as _, Result};
+use std::time::Duration;
+
+use anyhow::Result;
 use aws_sdk_kinesis::Client;
 use md5::{Digest, Md5};
 
-use super::errors;
+use super::errors::{self, Failure};
+use super::reader::sleep_or_cancel;
 use super::{Start, StreamRef};
+use crate::retry::{Backoff, Retry};
+use crate::signals::CancellationToken;
 
 /// What ListShards (or a ChildShards entry) says about a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,21 +213,82 @@ impl Lineage {
     }
 }
 
+/// ListShards' page size: the most a page holds (the API takes up to 10,000 but returns at most
+/// 1,000), so a 1,000-shard stream is one call; some emulators default to fewer.
+const PAGE_SIZE: i32 = 1000;
+/// Listings to start over when a page token expired (300 s after its page) before giving up.
+const EXPIRED_RESTARTS: u32 = 3;
+/// The first listing's throttling backoff (LimitExceededException, after the SDK's own retries):
+/// from 1 s, doubling, to 10 s, jittered, for as long as it takes: a tail cannot start without it.
+const LIST_THROTTLED: Backoff =
+    Backoff::exponential(Duration::from_secs(1), Duration::from_secs(10)).with_jitter();
+
+/// The listing a tail starts from: [`list_shards`], with throttling (the stream's ListShards
+/// limit, shared with its other readers) waited out with backoff instead of ending the run.
+/// `None` when `cancel` fired meanwhile.
+pub async fn first_listing(
+    client: &Client,
+    stream: &StreamRef,
+    cancel: &CancellationToken,
+) -> Result<Option<Vec<ShardInfo>>> {
+    let mut throttled = Retry::new(LIST_THROTTLED);
+    loop {
+        let failure = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(None),
+            listed = list_shards(client, stream) => match listed {
+                Ok(listing) => return Ok(Some(listing)),
+                Err(failure) => failure,
+            },
+        };
+        match failure {
+            Failure::Throttled => {
+                // Unbounded: never `None`.
+                let wait = throttled.failed().unwrap_or_default();
+                tracing::debug!(%stream, ?wait, "ListShards throttled; backing off");
+                if sleep_or_cancel(wait, cancel).await {
+                    return Ok(None);
+                }
+            }
+            failure => return Err(listing_failed(failure, stream)),
+        }
+    }
+}
+
+/// A listing's failure as the one line a run ends with.
+pub fn listing_failed(failure: Failure, stream: &StreamRef) -> anyhow::Error {
+    let err = match failure {
+        Failure::Fatal(err) | Failure::Transient(err) => err,
+        Failure::Throttled => anyhow::anyhow!("throttled (LimitExceededException)"),
+        Failure::Expired => anyhow::anyhow!("its page tokens kept expiring"),
+    };
+    err.context(format!("cannot list the shards of {stream}"))
+}
+
 /// Every shard of the stream, from ListShards page by page (never one DescribeStream page). The
-/// SDK generates no paginator for ListShards: a NextToken request must not name the stream.
-pub async fn list_shards(client: &Client, stream: &StreamRef) -> Result<Vec<ShardInfo>> {
+/// SDK generates no paginator for ListShards: a NextToken request must not name the stream. An
+/// expired page token starts the listing over.
+pub async fn list_shards(client: &Client, stream: &StreamRef) -> Result<Vec<ShardInfo>, Failure> {
     let mut shards = Vec::new();
     let mut next_token: Option<String> = None;
+    let mut restarts = 0;
     loop {
         let request = match next_token.take() {
             Some(token) => client.list_shards().next_token(token),
             None => stream.apply_list(client.list_shards()),
         };
-        let page = request
-            .send()
-            .await
-            .map_err(|e| errors::list_shards(e, stream))
-            .with_context(|| format!("cannot list the shards of {stream}"))?;
+        let page = match request.max_results(PAGE_SIZE).send().await {
+            Ok(page) => page,
+            Err(err) => match errors::list_shards(err, stream) {
+                Failure::Expired if restarts < EXPIRED_RESTARTS => {
+                    restarts += 1;
+                    tracing::debug!(%stream, "ListShards page token expired; listing again");
+                    shards.clear();
+                    continue;
+                }
+                failure => return Err(failure),
+            },
+        };
         for shard in page.shards.unwrap_or_default() {
             shards.push(ShardInfo {
                 parents: [shard.parent_shard_id, shard.adjacent_parent_shard_id]

@@ -13,6 +13,11 @@
 //!   (10 MiB: five seconds, as documented). Stricter than AWS, which seems to allow short bursts
 //!   within a second: a reader that passes here passes there.
 //!
+//! - GetShardIterator: "five transactions per second per account per open shard"
+//!   (API_GetShardIterator); a sixth call for one shard within a second is refused the same way.
+//!   Every call's arrival is kept ([`ThrottleProxy::iterator_calls`]), so tests can check how a
+//!   tail spreads its readers' starts.
+//!
 //! A refused call gets what AWS sends: HTTP 400 with `ProvisionedThroughputExceededException`.
 //! Refused calls do not count toward the five. [`ThrottleProxy::other_consumer_read`] plays
 //! another consumer of the same shards (a production application, the grep Lambda's mapping)
@@ -85,6 +90,12 @@ impl ThrottleProxy {
             .collect()
     }
 
+    /// Every GetShardIterator (served or refused) in arrival order: the shard it named, when it
+    /// arrived (from the proxy's start), and whether it was refused.
+    pub fn iterator_calls(&self) -> Vec<(String, Call)> {
+        self.limits.lock().iterator_calls.clone()
+    }
+
     /// GetRecords refused with ProvisionedThroughputExceededException, all shards together.
     pub fn throttled(&self) -> usize {
         self.calls()
@@ -115,6 +126,9 @@ struct State {
     /// Shard iterator -> shard id.
     iterators: HashMap<String, String>,
     shards: HashMap<String, Shard>,
+    /// GetShardIterator calls served in the last second, per shard.
+    iterators_served: HashMap<String, VecDeque<Instant>>,
+    iterator_calls: Vec<(String, Call)>,
 }
 
 #[derive(Default)]
@@ -142,17 +156,9 @@ impl Shard {
 
     /// Whether a call arriving now is refused; counts it either way.
     fn arrive(&mut self, now: Instant, since_start: Duration) -> bool {
-        while self
-            .served
-            .front()
-            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
-        {
-            self.served.pop_front();
-        }
-        let throttled = self.served.len() >= CALLS_PER_SECOND || self.debt_now(now) > 0.0;
-        if !throttled {
-            self.served.push_back(now);
-        }
+        // In debt, the call is refused without counting toward the five.
+        let throttled =
+            self.debt_now(now) > 0.0 || over_limit(&mut self.served, now, CALLS_PER_SECOND);
         self.calls.push(Call {
             at: since_start,
             throttled,
@@ -165,6 +171,21 @@ impl Limits {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// GetShardIterator: five per second per shard, every call kept.
+    fn get_shard_iterator(&self, body: &[u8]) -> Option<(u16, String)> {
+        let now = Instant::now();
+        let shard_id = text(&json(body), "ShardId").unwrap_or("?").to_string();
+        let mut state = self.lock();
+        let served = state.iterators_served.entry(shard_id.clone()).or_default();
+        let throttled = over_limit(served, now, CALLS_PER_SECOND);
+        let call = Call {
+            at: now.duration_since(self.started),
+            throttled,
+        };
+        state.iterator_calls.push((shard_id.clone(), call));
+        throttled.then(|| exceeded(&shard_id))
+    }
 }
 
 fn json(body: &[u8]) -> serde_json::Value {
@@ -175,8 +196,39 @@ fn text<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(|v| v.as_str())
 }
 
+/// Whether a call arriving `now` exceeds `limit` calls within the last second of `served`;
+/// records it as served when not.
+fn over_limit(served: &mut VecDeque<Instant>, now: Instant, limit: usize) -> bool {
+    while served
+        .front()
+        .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
+    {
+        served.pop_front();
+    }
+    let over = served.len() >= limit;
+    if !over {
+        served.push_back(now);
+    }
+    over
+}
+
+/// What AWS answers a call above a shard's limits, with the shard named.
+fn exceeded(shard_id: &str) -> (u16, String) {
+    (
+        400,
+        serde_json::json!({
+            "__type": "ProvisionedThroughputExceededException",
+            "message": format!("Rate exceeded for shard {shard_id} in stream (realism layer)."),
+        })
+        .to_string(),
+    )
+}
+
 impl Intercept for Limits {
     fn request(&self, operation: &str, body: &[u8]) -> Option<(u16, String)> {
+        if operation == "GetShardIterator" {
+            return self.get_shard_iterator(body);
+        }
         if operation != "GetRecords" {
             return None;
         }
@@ -190,15 +242,7 @@ impl Intercept for Limits {
         if !shard.arrive(now, now.duration_since(self.started)) {
             return None;
         }
-        // The message AWS sends, with the shard named.
-        Some((
-            400,
-            serde_json::json!({
-                "__type": "ProvisionedThroughputExceededException",
-                "message": format!("Rate exceeded for shard {shard_id} in stream (realism layer)."),
-            })
-            .to_string(),
-        ))
+        Some(exceeded(&shard_id))
     }
 
     fn wants_response(&self, operation: &str) -> bool {
