@@ -34,6 +34,19 @@ async fn consumer_status(m: &Emulator, arn: &str) -> Option<String> {
         .map(|d| d.consumer_status.as_str().to_owned())
 }
 
+/// The consumers moto holds for the stream `name`.
+async fn consumers_of(m: &Emulator, name: &str) -> Vec<aws_sdk_kinesis::types::Consumer> {
+    m.kinesis()
+        .await
+        .list_stream_consumers()
+        .stream_arn(m.stream_arn(name).await)
+        .send()
+        .await
+        .unwrap()
+        .consumers
+        .unwrap_or_default()
+}
+
 async fn mapping_source(layer: &Realism, m: &Emulator, uuid: &str) -> String {
     layer
         .lambda(m)
@@ -238,16 +251,7 @@ async fn grep_efo_session_prints_matches_and_deregisters_its_consumer() {
     );
     assert!(poller.activity().invocations > 0);
     drop(poller);
-    let left = m
-        .kinesis()
-        .await
-        .list_stream_consumers()
-        .stream_arn(m.stream_arn(&src).await)
-        .send()
-        .await
-        .unwrap()
-        .consumers
-        .unwrap_or_default();
+    let left = consumers_of(m, &src).await;
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -268,15 +272,6 @@ async fn a_failed_mapping_deregisters_the_consumer_it_registered() {
     let out = run(&layer, &["attach", &src, "x", "--efo"]);
     out.assert_code(1);
     assert!(out.stderr.contains("refused by the test"), "{}", out.stderr);
-    let consumers = m
-        .kinesis()
-        .await
-        .list_stream_consumers()
-        .stream_arn(m.stream_arn(&src).await)
-        .send()
-        .await
-        .unwrap()
-        .consumers
-        .unwrap_or_default();
+    let consumers = consumers_of(m, &src).await;
     assert!(consumers.is_empty(), "{consumers:?}");
 }
