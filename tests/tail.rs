@@ -583,6 +583,27 @@ pub(crate) fn spawn_producer(
     })
 }
 
+/// Stops the producer and reads back as many lines as it wrote, within `timeout`: the tail still
+/// running, the lines read, and how many records the producer wrote per key.
+pub(crate) async fn stop_and_read(
+    stop: &std::sync::atomic::AtomicBool,
+    producer: tokio::task::JoinHandle<Vec<usize>>,
+    tail: Running,
+    timeout: Duration,
+) -> (Running, Vec<String>, Vec<usize>) {
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = producer.await.unwrap();
+    let total: usize = written.iter().sum();
+    let (tail, got) = tokio::task::spawn_blocking(move || {
+        let mut tail = tail;
+        let got = tail.read_lines(total, timeout);
+        (tail, got)
+    })
+    .await
+    .unwrap();
+    (tail, got, written)
+}
+
 /// Every `key:n` exactly once and in order per key.
 #[track_caller]
 pub(crate) fn assert_complete_and_ordered(lines: &[String], written: &[usize]) {
@@ -647,7 +668,7 @@ async fn reshard_while_tailing(emu: &Emulator) {
 /// [`reshard_while_tailing`] with extra flags for the tail (`--efo`).
 pub(crate) async fn reshard_while_tailing_with(emu: &Emulator, flags: &[&str]) {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::AtomicBool;
     let name = unique_name("tail-reshard");
     emu.create_stream(&name, 2).await;
     let client = emu.kinesis().await;
@@ -728,16 +749,7 @@ pub(crate) async fn reshard_while_tailing_with(emu: &Emulator, flags: &[&str]) {
     emu.wait_active(&client, &name).await;
     tokio::time::sleep(pause).await;
 
-    stop.store(true, Ordering::SeqCst);
-    let written = producer.await.unwrap();
-    let total: usize = written.iter().sum();
-    let (tail, got) = tokio::task::spawn_blocking(move || {
-        let mut tail = tail;
-        let got = tail.read_lines(total, Duration::from_secs(90));
-        (tail, got)
-    })
-    .await
-    .unwrap();
+    let (tail, got, written) = stop_and_read(&stop, producer, tail, Duration::from_secs(90)).await;
     // Anything printed twice would come now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tail.interrupt();
@@ -752,7 +764,7 @@ pub(crate) async fn reshard_while_tailing_with(emu: &Emulator, flags: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_iterators_resume_without_loss() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::AtomicBool;
     let emu = support::ferrokinesis_with(ferrokinesis::store::StoreOptions {
         iterator_ttl_seconds: 1,
         ..support::ferrokinesis_options()
@@ -773,16 +785,7 @@ async fn expired_iterators_resume_without_loss() {
     let stop = Arc::new(AtomicBool::new(false));
     let producer = spawn_producer(client, name, 4, stop.clone());
     tokio::time::sleep(Duration::from_secs(8)).await;
-    stop.store(true, Ordering::SeqCst);
-    let written = producer.await.unwrap();
-    let total = written.iter().sum();
-    let (tail, got) = tokio::task::spawn_blocking(move || {
-        let mut tail = tail;
-        let got = tail.read_lines(total, Duration::from_secs(60));
-        (tail, got)
-    })
-    .await
-    .unwrap();
+    let (tail, got, written) = stop_and_read(&stop, producer, tail, Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(
         tail.stderr().contains("iterator expired"),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ktail_testkit::{self as support, Running, run_ktail, unique_name};
 
-use crate::tail::{assert_complete_and_ordered, lines};
+use crate::tail::{assert_complete_and_ordered, lines, stop_and_read};
 
 const RUN: Duration = Duration::from_secs(60);
 
@@ -241,16 +241,8 @@ async fn resharding_a_wide_stream_loses_nothing_and_keeps_key_order() {
     emu.wait_active(&client, &name).await;
     tokio::time::sleep(pause).await;
 
-    stop.store(true, Ordering::SeqCst);
-    let written = producer.await.unwrap();
+    let (tail, got, written) = stop_and_read(&stop, producer, tail, Duration::from_secs(90)).await;
     let total: usize = written.iter().sum();
-    let (tail, got) = tokio::task::spawn_blocking(move || {
-        let mut tail = tail;
-        let got = tail.read_lines(total, Duration::from_secs(90));
-        (tail, got)
-    })
-    .await
-    .unwrap();
     assert_eq!(got.len(), total, "printed {} of {total}", got.len());
     // Anything printed twice would come now.
     tokio::time::sleep(Duration::from_secs(2)).await;
